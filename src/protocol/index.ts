@@ -1,0 +1,17 @@
+export { PROBLEM_CODES, dispositionOf, isProblemCode } from './codes.ts';
+export type { ProblemCode, Disposition } from './codes.ts';
+export {
+  PROTOCOL_VERSION,
+  JOIN_PATH,
+  CA_PATH,
+  MAX_JOIN_BODY_BYTES,
+  AppSpecSchema,
+  JoinRequestSchema,
+  JoinResponseSchema,
+  IdentitySchema,
+  ProblemSchema,
+  PROBLEM_CONTENT_TYPE,
+} from './schemas.ts';
+export type { AppSpec, JoinRequest, JoinResponse, Identity, Problem } from './schemas.ts';
+export { spiffeIdFor, ROLES_EXTENSION_OID } from './identity.ts';
+export { AGENT_VERSION } from './version.ts';
