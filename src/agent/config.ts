@@ -1,0 +1,191 @@
+import { hostname } from 'node:os';
+import { ConfigError } from '../common/errors.ts';
+import { envNameOf, resolveOptions, type OptionSpec, type OptionSources } from '../common/options.ts';
+import type { LogLevel } from '../common/logger.ts';
+import { AppSpecSchema, type AppSpec } from '../protocol/index.ts';
+import type { RenewalPolicy } from './renew.ts';
+import type { BackoffPolicy } from './backoff.ts';
+import type { KeyAlgorithm } from './keys.ts';
+
+/** Where the agent looks for the ServiceAccount token when neither flag nor environment names a path. */
+export const PROJECTED_TOKEN_PATH = '/var/run/secrets/tokens/kube-join';
+export const LEGACY_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/**
+ * Every agent option, in `--help` order. This table is the single home of the agent's defaults; the
+ * chart's values feed the same flags.
+ */
+export const AGENT_OPTIONS: readonly OptionSpec[] = [
+  { key: 'authAddr', flag: 'auth-addr', kind: 'string', arg: '<host:port>', help: 'address of the kube-join auth service (the chart\'s proxyAddr)' },
+  { key: 'tokenName', flag: 'token-name', kind: 'string', arg: '<name>', help: 'name of the provision token to join with (not a secret)' },
+  { key: 'tokenPath', flag: 'token-path', kind: 'string', arg: '<file>', extraEnv: ['KUBERNETES_TOKEN_PATH'], help: `ServiceAccount token file, re-read on every attempt (default: ${PROJECTED_TOKEN_PATH} if present, else ${LEGACY_TOKEN_PATH})` },
+  { key: 'caFile', flag: 'ca-file', kind: 'string', arg: '<file>', help: 'PEM CA bundle that the auth service\'s certificate must chain to' },
+  { key: 'caPin', flag: 'ca-pin', kind: 'string', arg: '<sha256:hex>', help: 'SHA-256 of the auth CA\'s SubjectPublicKeyInfo; the CA is fetched and checked before any token is sent' },
+  { key: 'insecure', flag: 'insecure', kind: 'bool', default: false, help: 'DEVELOPMENT ONLY: skip TLS verification of the auth service (the token is sent to whoever answers)' },
+  { key: 'outDir', flag: 'out-dir', kind: 'string', arg: '<dir>', default: '/var/run/kube-join', help: 'directory (shared volume) for tls.key, tls.crt, ca.crt, identity.json' },
+  { key: 'roles', flag: 'roles', kind: 'list', arg: '<role,...>', repeatable: true, help: 'roles to request (default: all the provision token allows)' },
+  { key: 'hostId', flag: 'host-id', kind: 'string', arg: '<id>', help: 'host ID and certificate CN (default: the pod\'s hostname)' },
+  { key: 'nodeName', flag: 'node-name', kind: 'string', arg: '<name>', extraEnv: ['NODE_NAME'], help: 'Kubernetes node the pod runs on, for the inventory' },
+  { key: 'apps', flag: 'app', kind: 'list', arg: '<name=uri>', repeatable: true, help: 'an app this pod serves, for the inventory (repeatable)' },
+  { key: 'keyAlgorithm', flag: 'key-algorithm', kind: 'string', arg: '<alg>', default: 'ecdsa-p256', help: 'key type: ecdsa-p256, rsa-2048 or rsa-3072' },
+  { key: 'ttl', flag: 'ttl', kind: 'duration', arg: '<duration>', help: 'certificate lifetime to ask for (the auth service caps it; default: its own)' },
+  { key: 'renewFraction', flag: 'renew-fraction', kind: 'number', arg: '<0..1>', default: 0.5, help: 'renew after this fraction of the certificate\'s lifetime' },
+  { key: 'renewJitter', flag: 'renew-jitter', kind: 'number', arg: '<0..1>', default: 0.1, help: 'relative jitter (±) on the renewal time' },
+  { key: 'renewBefore', flag: 'renew-before', kind: 'duration', arg: '<duration>', default: '10m', help: 'renew at the latest this long before expiry' },
+  { key: 'retryBase', flag: 'retry-base', kind: 'duration', arg: '<duration>', default: '1s', help: 'first retry delay (doubles per attempt, full jitter)' },
+  { key: 'retryCap', flag: 'retry-cap', kind: 'duration', arg: '<duration>', default: '2m', help: 'longest retry delay; also the wait after a final rejection' },
+  { key: 'requestTimeout', flag: 'request-timeout', kind: 'duration', arg: '<duration>', default: '15s', help: 'timeout of one request to the auth service' },
+  { key: 'once', flag: 'once', kind: 'bool', default: false, help: 'join once, write the files and exit (init containers, Jobs)' },
+  { key: 'onceTimeout', flag: 'once-timeout', kind: 'duration', arg: '<duration>', default: '5m', help: 'with --once: give up retrying transient errors after this long' },
+  { key: 'exitOnExpiry', flag: 'exit-on-expiry', kind: 'bool', default: false, help: 'exit non-zero when the certificate expires and renewal keeps failing' },
+  { key: 'bundle', flag: 'bundle', kind: 'bool', default: false, help: 'also write bundle.pem (key, then chain) in one file' },
+  { key: 'group', flag: 'group', kind: 'int', arg: '<gid>', help: 'group that may read the key: tls.key becomes 0640 with this group' },
+  { key: 'notifySignal', flag: 'notify-signal', kind: 'string', arg: '<SIGNAL>', help: 'signal sent to the process in --pid-file after each new set (e.g. SIGHUP)' },
+  { key: 'pidFile', flag: 'pid-file', kind: 'string', arg: '<file>', help: 'file holding the pid of the app to signal' },
+  { key: 'exec', flag: 'exec', kind: 'string', arg: '<command>', help: 'shell command run after each new set' },
+  { key: 'execTimeout', flag: 'exec-timeout', kind: 'duration', arg: '<duration>', default: '30s', help: 'kill --exec after this long' },
+  { key: 'healthAddr', flag: 'health-addr', kind: 'string', arg: '<host:port>', default: '0.0.0.0:8087', help: '/livez, /readyz and /metrics listen here ("off" to disable)' },
+  { key: 'logLevel', flag: 'log-level', kind: 'string', arg: '<level>', default: 'info', help: 'error, warn, info or debug' },
+];
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** How the agent trusts the auth service. Exactly one is configured. */
+export type TrustConfig = { kind: 'ca-file'; path: string } | { kind: 'ca-pin'; pin: string } | { kind: 'insecure' };
+
+export interface ResolvedAgentConfig {
+  authAddr: HostPort;
+  tokenName: string;
+  /** Candidates in order; the first that exists is read on each attempt. */
+  tokenPaths: readonly string[];
+  trust: TrustConfig;
+  outDir: string;
+  roles: readonly string[] | undefined;
+  hostId: string;
+  nodeName: string | undefined;
+  apps: readonly AppSpec[];
+  keyAlgorithm: KeyAlgorithm;
+  ttlMs: number | undefined;
+  renewal: RenewalPolicy;
+  backoff: BackoffPolicy;
+  requestTimeoutMs: number;
+  once: boolean;
+  onceTimeoutMs: number;
+  exitOnExpiry: boolean;
+  writeBundle: boolean;
+  group: number | undefined;
+  notify: { signal: NodeJS.Signals | undefined; pidFile: string | undefined; exec: string | undefined; execTimeoutMs: number };
+  health: HostPort | undefined;
+  logLevel: LogLevel;
+}
+
+const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['ecdsa-p256', 'rsa-2048', 'rsa-3072'];
+const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+const PIN = /^sha256:[0-9a-f]{64}$/;
+
+/** Parses `host:port` or `[v6]:port`. */
+export function parseHostPort(text: string, option: string): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(option, `"${option}" must be host:port (got ${JSON.stringify(text)})`);
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+/** `name=uri` → `{ name, uri }`, validated like the wire schema. */
+export function parseAppFlag(text: string): AppSpec {
+  const eq = text.indexOf('=');
+  const candidate = eq > 0 ? { name: text.slice(0, eq), uri: text.slice(eq + 1) } : undefined;
+  const parsed = AppSpecSchema.safeParse(candidate);
+  if (!parsed.success) throw new ConfigError('apps', `"apps" entries must be name=uri with a DNS-1123 name (got ${JSON.stringify(text)})`);
+  return parsed.data;
+}
+
+/**
+ * Resolves the agent's configuration: flags > environment (`KUBE_JOIN_*`) > config file > defaults,
+ * then checks what must hold together. Throws ConfigError naming the option. `fileExists` decides the
+ * token path order when none is given; `defaultHostId` replaces the pod hostname in tests.
+ */
+export function resolveAgentConfig(sources: OptionSources, env: { fileExists: (p: string) => boolean; defaultHostId?: string } = { fileExists: () => false }): ResolvedAgentConfig {
+  const v = resolveOptions(AGENT_OPTIONS, sources);
+  const str = (k: string) => v[k] as string | undefined;
+  const num = (k: string) => v[k] as number;
+  const need = (k: string, flag: string) => {
+    const value = str(k);
+    if (value === undefined || value === '') throw new ConfigError(k, `--${flag} (or ${envNameOf(k)}) is required`);
+    return value;
+  };
+
+  const authAddr = parseHostPort(need('authAddr', 'auth-addr'), 'authAddr');
+  const tokenName = need('tokenName', 'token-name');
+
+  const trusts: TrustConfig[] = [];
+  if (str('caFile')) trusts.push({ kind: 'ca-file', path: str('caFile') as string });
+  if (str('caPin')) {
+    const pin = (str('caPin') as string).toLowerCase();
+    if (!PIN.test(pin)) throw new ConfigError('caPin', `--ca-pin must be sha256:<64 hex digits> (got ${JSON.stringify(str('caPin'))})`);
+    trusts.push({ kind: 'ca-pin', pin });
+  }
+  if (v.insecure === true) trusts.push({ kind: 'insecure' });
+  if (trusts.length !== 1) {
+    throw new ConfigError('caFile', trusts.length === 0
+      ? 'the auth service must be verified: give --ca-file or --ca-pin (--insecure exists for development only)'
+      : 'give only one of --ca-file, --ca-pin and --insecure');
+  }
+
+  const explicitToken = str('tokenPath');
+  const tokenPaths = explicitToken
+    ? [explicitToken]
+    : env.fileExists(PROJECTED_TOKEN_PATH) ? [PROJECTED_TOKEN_PATH, LEGACY_TOKEN_PATH] : [LEGACY_TOKEN_PATH, PROJECTED_TOKEN_PATH];
+
+  const keyAlgorithm = str('keyAlgorithm') as KeyAlgorithm;
+  if (!KEY_ALGORITHMS.includes(keyAlgorithm)) throw new ConfigError('keyAlgorithm', `--key-algorithm must be one of ${KEY_ALGORITHMS.join(', ')} (got ${JSON.stringify(keyAlgorithm)})`);
+  const logLevel = str('logLevel') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('logLevel', `--log-level must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(logLevel)})`);
+
+  const fraction = num('renewFraction');
+  if (!(fraction > 0 && fraction < 1)) throw new ConfigError('renewFraction', `--renew-fraction must be between 0 and 1, exclusive (got ${fraction})`);
+  const jitter = num('renewJitter');
+  if (!(jitter >= 0 && jitter < 1)) throw new ConfigError('renewJitter', `--renew-jitter must be at least 0 and below 1 (got ${jitter})`);
+  const baseMs = num('retryBase');
+  const capMs = num('retryCap');
+  if (baseMs <= 0) throw new ConfigError('retryBase', '--retry-base must be positive');
+  if (capMs < baseMs) throw new ConfigError('retryCap', `--retry-cap (${capMs} ms) must not be below --retry-base (${baseMs} ms)`);
+
+  const signal = str('notifySignal')?.toUpperCase();
+  if (signal !== undefined && !/^SIG[A-Z0-9]+$/.test(signal)) throw new ConfigError('notifySignal', `--notify-signal must be a signal name like SIGHUP (got ${JSON.stringify(str('notifySignal'))})`);
+  if ((signal === undefined) !== (str('pidFile') === undefined)) throw new ConfigError('notifySignal', '--notify-signal and --pid-file go together');
+
+  const group = v.group as number | undefined;
+  if (group !== undefined && group < 0) throw new ConfigError('group', '--group must be a non-negative gid');
+
+  const healthText = str('healthAddr');
+  const health = healthText === undefined || healthText === '' || healthText === 'off' ? undefined : parseHostPort(healthText, 'healthAddr');
+
+  return {
+    authAddr,
+    tokenName,
+    tokenPaths,
+    trust: trusts[0] as TrustConfig,
+    outDir: str('outDir') as string,
+    roles: (v.roles as string[] | undefined)?.length ? (v.roles as string[]) : undefined,
+    hostId: str('hostId') ?? env.defaultHostId ?? hostname(),
+    nodeName: str('nodeName'),
+    apps: ((v.apps as string[] | undefined) ?? []).map(parseAppFlag),
+    keyAlgorithm,
+    ttlMs: v.ttl as number | undefined,
+    renewal: { fraction, jitter, renewBeforeMs: num('renewBefore') },
+    backoff: { baseMs, capMs },
+    requestTimeoutMs: num('requestTimeout'),
+    once: v.once as boolean,
+    onceTimeoutMs: num('onceTimeout'),
+    exitOnExpiry: v.exitOnExpiry as boolean,
+    writeBundle: v.bundle as boolean,
+    group,
+    notify: { signal: signal as NodeJS.Signals | undefined, pidFile: str('pidFile'), exec: str('exec'), execTimeoutMs: num('execTimeout') },
+    health,
+    logLevel,
+  };
+}
