@@ -1,0 +1,161 @@
+import * as asn1js from 'asn1js';
+import {
+  AuthorityKeyIdentifierExtension,
+  BasicConstraintsExtension,
+  ExtendedKeyUsage,
+  ExtendedKeyUsageExtension,
+  Extension,
+  KeyUsageFlags,
+  KeyUsagesExtension,
+  Pkcs10CertificateRequest,
+  SubjectAlternativeNameExtension,
+  SubjectKeyIdentifierExtension,
+  X509Certificate,
+  X509CertificateGenerator,
+  PemConverter,
+} from '../common/x509.ts';
+import { subtle } from '../common/crypto.ts';
+import { privateKeyPem } from '../common/pem.ts';
+import { ROLES_EXTENSION_OID, spiffeIdFor } from '../protocol/index.ts';
+import { ProblemError } from './errors.ts';
+
+const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
+const CA_KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams;
+const CA_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
+/** Backdating covers clock skew between the auth service and the workloads that check the certificate. */
+const BACKDATE_MS = 60 * 1000;
+
+/** The CA as storage keeps it: PEM text only. */
+export interface StoredCa {
+  certPem: string;
+  keyPem: string;
+}
+
+/** A loaded CA, ready to sign. */
+export interface CertificateAuthority {
+  cert: X509Certificate;
+  key: CryptoKey;
+  certPem: string;
+}
+
+export async function createCa(clusterName: string, now: number): Promise<StoredCa> {
+  const keys = await subtle.generateKey(CA_KEY_ALGORITHM, true, ['sign', 'verify']);
+  const cert = await X509CertificateGenerator.createSelfSigned({
+    name: [{ CN: [`kube-join CA ${clusterName}`] }, { O: ['kube-join'] }],
+    notBefore: new Date(now - BACKDATE_MS),
+    notAfter: new Date(now + CA_LIFETIME_MS),
+    keys,
+    signingAlgorithm: SIGNING,
+    extensions: [
+      new BasicConstraintsExtension(true, 0, true),
+      new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
+      await SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem') + '\n', keyPem: privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)) };
+}
+
+export async function loadCa(stored: StoredCa): Promise<CertificateAuthority> {
+  const cert = new X509Certificate(stored.certPem);
+  const key = await subtle.importKey('pkcs8', PemConverter.decodeFirst(stored.keyPem), CA_KEY_ALGORITHM, false, ['sign']);
+  return { cert, key, certPem: stored.certPem.endsWith('\n') ? stored.certPem : stored.certPem + '\n' };
+}
+
+/** DER of SEQUENCE OF UTF8String: the roles extension's value. */
+export function encodeRoles(roles: readonly string[]): ArrayBuffer {
+  return new asn1js.Sequence({ value: roles.map((r) => new asn1js.Utf8String({ value: r })) }).toBER(false);
+}
+
+/** Reads the roles extension of a leaf; undefined when absent. */
+export function decodeRoles(cert: X509Certificate): string[] | undefined {
+  const ext = cert.getExtension(ROLES_EXTENSION_OID);
+  if (!ext) return undefined;
+  const parsed = asn1js.fromBER(ext.value);
+  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) throw new Error('roles extension is not a SEQUENCE');
+  return parsed.result.valueBlock.value.map((v) => (v as asn1js.Utf8String).valueBlock.value);
+}
+
+/** Key types a leaf may have: what the agent generates, plus P-384. */
+function checkKey(publicKey: CryptoKey): void {
+  const alg = publicKey.algorithm as RsaHashedKeyAlgorithm & EcKeyAlgorithm;
+  if (alg.name === 'ECDSA' && (alg.namedCurve === 'P-256' || alg.namedCurve === 'P-384')) return;
+  if ((alg.name === 'RSASSA-PKCS1-v1_5' || alg.name === 'RSA-PSS') && alg.modulusLength >= 2048) return;
+  throw new ProblemError('csr_invalid', 400, `CSR key type ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}${alg.modulusLength ? ` ${alg.modulusLength}` : ''} is not accepted (ECDSA P-256/P-384 or RSA >= 2048)`);
+}
+
+export interface LeafRequest {
+  csrPem: string;
+  hostId: string;
+  namespace: string;
+  serviceAccount: string;
+  roles: readonly string[];
+  trustDomain: string;
+  ttlMs: number;
+  now: number;
+}
+
+/**
+ * Signs a leaf for a proven workload. From the CSR only the public key is taken, after its signature
+ * (proof of possession) verifies; subject, SANs and extensions come from the proven identity, never
+ * from the request (an allowlist, as csi-driver-spiffe's approver does).
+ */
+export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Promise<X509Certificate> {
+  let csr: Pkcs10CertificateRequest;
+  try {
+    csr = new Pkcs10CertificateRequest(req.csrPem);
+  } catch (err) {
+    throw new ProblemError('csr_invalid', 400, 'csr is not a PKCS#10 certificate request', { cause: err });
+  }
+  let publicKey: CryptoKey;
+  try {
+    if (!(await csr.verify())) throw new Error('signature mismatch');
+    publicKey = await csr.publicKey.export();
+  } catch (err) {
+    throw new ProblemError('csr_invalid', 400, 'csr signature does not verify (proof of key possession failed)', { cause: err });
+  }
+  checkKey(publicKey);
+  const isRsa = (publicKey.algorithm as Algorithm).name !== 'ECDSA';
+  const spiffeId = spiffeIdFor(req.trustDomain, req.namespace, req.serviceAccount);
+  return X509CertificateGenerator.create({
+    subject: [{ CN: [req.hostId] }, { O: [req.trustDomain] }, ...req.roles.map((r) => ({ OU: [r] }))],
+    issuer: ca.cert.subjectName,
+    notBefore: new Date(req.now - BACKDATE_MS),
+    notAfter: new Date(req.now + req.ttlMs),
+    publicKey,
+    signingKey: ca.key,
+    signingAlgorithm: SIGNING,
+    extensions: [
+      new BasicConstraintsExtension(false, undefined, true),
+      // RSA keys also need keyEncipherment for TLS 1.2 RSA key exchange.
+      new KeyUsagesExtension(KeyUsageFlags.digitalSignature | (isRsa ? KeyUsageFlags.keyEncipherment : 0), true),
+      new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth], false),
+      new SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }], false),
+      await SubjectKeyIdentifierExtension.create(publicKey),
+      await AuthorityKeyIdentifierExtension.create(ca.cert),
+      new Extension(ROLES_EXTENSION_OID, false, encodeRoles(req.roles)),
+    ],
+  });
+}
+
+/** The auth service's own serving certificate, made at start, kept in memory only. */
+export async function issueServingCert(ca: CertificateAuthority, names: readonly string[], now: number): Promise<{ certPem: string; keyPem: string }> {
+  const keys = await subtle.generateKey(CA_KEY_ALGORITHM, true, ['sign', 'verify']);
+  const isIp = (n: string) => /^[\d.]+$/.test(n) || n.includes(':');
+  const cert = await X509CertificateGenerator.create({
+    subject: [{ CN: [names[0] ?? 'kube-join-auth'] }, { O: ['kube-join'] }],
+    issuer: ca.cert.subjectName,
+    notBefore: new Date(now - BACKDATE_MS),
+    notAfter: new Date(now + 365 * 24 * 3600 * 1000),
+    publicKey: keys.publicKey,
+    signingKey: ca.key,
+    signingAlgorithm: SIGNING,
+    extensions: [
+      new BasicConstraintsExtension(false, undefined, true),
+      new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
+      new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth], false),
+      new SubjectAlternativeNameExtension(names.map((n) => ({ type: isIp(n) ? ('ip' as const) : ('dns' as const), value: n })), false),
+      await AuthorityKeyIdentifierExtension.create(ca.cert),
+    ],
+  });
+  return { certPem: cert.toString('pem') + '\n' + ca.certPem, keyPem: privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)) };
+}

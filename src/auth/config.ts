@@ -1,0 +1,50 @@
+import { ConfigError } from '../common/errors.ts';
+import { resolveOptions, type OptionSpec, type OptionSources } from '../common/options.ts';
+import type { LogLevel } from '../common/logger.ts';
+
+/** Every auth service option; the single home of its defaults. */
+export const AUTH_OPTIONS: readonly OptionSpec[] = [
+  { key: 'listen', flag: 'listen', kind: 'string', arg: '<host:port>', default: '0.0.0.0:3025', help: 'address of the HTTPS join endpoint' },
+  { key: 'stateDir', flag: 'state-dir', kind: 'string', arg: '<dir>', default: '/var/lib/kube-join', help: 'state directory of the file storage (CA, tokens)' },
+  { key: 'clusterName', flag: 'cluster-name', kind: 'string', arg: '<name>', default: 'kube-join', help: 'cluster name: the audience ServiceAccount tokens must carry, and the SPIFFE trust domain' },
+  { key: 'certTtl', flag: 'cert-ttl', kind: 'duration', arg: '<duration>', default: '1h', help: 'lifetime of issued certificates when the agent asks for none' },
+  { key: 'maxCertTtl', flag: 'max-cert-ttl', kind: 'duration', arg: '<duration>', default: '24h', help: 'longest lifetime an agent may ask for' },
+  { key: 'san', flag: 'san', kind: 'list', arg: '<name,...>', repeatable: true, default: ['localhost', '127.0.0.1', '::1'], help: 'DNS names and IPs of the serving certificate (repeatable)' },
+  { key: 'logLevel', flag: 'log-level', kind: 'string', arg: '<level>', default: 'info', help: 'error, warn, info or debug' },
+];
+
+export interface ResolvedAuthConfig {
+  listen: { host: string; port: number };
+  stateDir: string;
+  clusterName: string;
+  certTtlMs: number;
+  maxCertTtlMs: number;
+  sans: string[];
+  logLevel: LogLevel;
+}
+
+const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
+  const v = resolveOptions(AUTH_OPTIONS, sources);
+  const listenText = v.listen as string;
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(listenText);
+  if (!m || Number(m[3]) > 65535) throw new ConfigError('listen', `--listen must be host:port (got ${JSON.stringify(listenText)})`);
+  const clusterName = v.clusterName as string;
+  if (!CLUSTER_NAME.test(clusterName)) throw new ConfigError('clusterName', `--cluster-name must be a lower-case DNS name, as it becomes the SPIFFE trust domain (got ${JSON.stringify(clusterName)})`);
+  const certTtlMs = v.certTtl as number;
+  const maxCertTtlMs = v.maxCertTtl as number;
+  if (certTtlMs < 1000) throw new ConfigError('certTtl', '--cert-ttl must be at least 1s');
+  if (maxCertTtlMs < certTtlMs) throw new ConfigError('maxCertTtl', '--max-cert-ttl must not be below --cert-ttl');
+  const logLevel = v.logLevel as LogLevel;
+  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new ConfigError('logLevel', `--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`);
+  return {
+    listen: { host: (m[1] ?? m[2]) as string, port: Number(m[3]) },
+    stateDir: v.stateDir as string,
+    clusterName,
+    certTtlMs,
+    maxCertTtlMs,
+    sans: v.san as string[],
+    logLevel,
+  };
+}

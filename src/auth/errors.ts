@@ -1,0 +1,52 @@
+import { KubeJoinError } from '../common/errors.ts';
+import type { ProblemCode } from '../protocol/index.ts';
+
+/**
+ * A join (or admin) request refused for a reason the client can act on. Becomes a problem+json answer
+ * with this `code` and `status`; `detail` must be safe to show the client (no token content).
+ */
+export class ProblemError extends KubeJoinError<ProblemCode> {
+  readonly status: number;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(code: ProblemCode, status: number, detail: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(code, detail, options);
+    this.status = status;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+}
+
+/** A provision token document is malformed; `field` is the dotted path of the first bad field. */
+export class TokenSpecError extends KubeJoinError<'ERR_TOKEN_SPEC'> {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('ERR_TOKEN_SPEC', field ? `${field}: ${message}` : message);
+    this.field = field;
+  }
+}
+
+export class StorageError extends KubeJoinError<'ERR_STORAGE'> {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_STORAGE', message, { cause });
+  }
+}
+
+/** Another auth process already serves this state directory. */
+export class StateLockedError extends KubeJoinError<'ERR_STATE_LOCKED'> {
+  readonly pid: number;
+  constructor(path: string, pid: number) {
+    super('ERR_STATE_LOCKED', `state directory is locked by running process ${pid} (${path}); only one auth process may serve a file state directory`);
+    this.pid = pid;
+  }
+}
+
+export class TokenExistsError extends KubeJoinError<'ERR_TOKEN_EXISTS'> {
+  constructor(name: string) {
+    super('ERR_TOKEN_EXISTS', `provision token "${name}" already exists (remove it first, or pass --force)`);
+  }
+}
+
+export class TokenNotFoundError extends KubeJoinError<'ERR_TOKEN_NOT_FOUND'> {
+  constructor(name: string) {
+    super('ERR_TOKEN_NOT_FOUND', `provision token "${name}" not found`);
+  }
+}

@@ -1,0 +1,17 @@
+export { startAuthService } from './service.ts';
+export type { AuthService, AuthDeps } from './service.ts';
+export { AUTH_OPTIONS, resolveAuthConfig } from './config.ts';
+export type { ResolvedAuthConfig } from './config.ts';
+export { parseProvisionToken, formatProvisionToken, isTokenExpired, isValidTokenName, DEFAULT_TOKEN_TTL_MS, KUBERNETES_TYPES } from './tokens.ts';
+export type { ProvisionToken, KubernetesJoinType } from './tokens.ts';
+export { isServiceAccountAllowed, grantRoles, parseServiceAccountUsername } from './allow.ts';
+export { createCa, loadCa, issueLeaf, issueServingCert, encodeRoles, decodeRoles } from './ca.ts';
+export type { StoredCa, CertificateAuthority, LeafRequest } from './ca.ts';
+export { decideJoin } from './join.ts';
+export type { JoinContext, JoinAudit } from './join.ts';
+export { openFileStorage } from './storage/file.ts';
+export type { AuthStorage } from './storage/types.ts';
+export { createStaticJwksValidator } from './validators/static-jwks.ts';
+export { verifyServiceAccountJwt, VALID_SIGNING_ALGS, CLOCK_TOLERANCE_S, MAX_TOKEN_TTL_S } from './validators/claims.ts';
+export type { TokenValidator, ValidatorSet, KubeIdentity } from './validators/types.ts';
+export { ProblemError, TokenSpecError, StorageError, StateLockedError, TokenExistsError, TokenNotFoundError } from './errors.ts';

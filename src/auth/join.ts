@@ -1,0 +1,88 @@
+import type { Identity, JoinRequest, JoinResponse } from '../protocol/index.ts';
+import { spiffeIdFor } from '../protocol/index.ts';
+import { grantRoles, isServiceAccountAllowed } from './allow.ts';
+import { issueLeaf, type CertificateAuthority } from './ca.ts';
+import { ProblemError } from './errors.ts';
+import type { AuthStorage } from './storage/types.ts';
+import { isTokenExpired } from './tokens.ts';
+import type { ValidatorSet } from './validators/types.ts';
+
+export interface JoinContext {
+  storage: AuthStorage;
+  validators: ValidatorSet;
+  ca: CertificateAuthority;
+  /** Trust domain of SPIFFE IDs and the audience ServiceAccount tokens must carry. */
+  clusterName: string;
+  certTtlMs: number;
+  maxCertTtlMs: number;
+  now: () => number;
+}
+
+/** What the audit log records of a decided join: who, with which token; never the token itself. */
+export interface JoinAudit {
+  tokenName: string;
+  namespace?: string;
+  serviceAccount?: string;
+  podName?: string;
+  hostId?: string;
+  roles?: string[];
+  serial?: string;
+}
+
+/**
+ * Decides one join, in this order: provision token exists, is not expired, is for the kubernetes
+ * method; the ServiceAccount token proves an identity (signature before claims); that identity is on
+ * the allow list; the requested roles are on the token; the CSR proves possession. Only then is a
+ * certificate signed. Throws ProblemError for every refusal; `audit` is filled as far as it got.
+ */
+export async function decideJoin(ctx: JoinContext, request: JoinRequest, audit: JoinAudit): Promise<JoinResponse> {
+  const token = await ctx.storage.getToken(request.tokenName);
+  if (token === undefined) throw new ProblemError('token_not_found', 401, `provision token "${request.tokenName}" does not exist`);
+  if (isTokenExpired(token, ctx.now())) throw new ProblemError('token_expired', 401, `provision token "${request.tokenName}" expired at ${token.metadata.expires.toISOString()}`);
+  if (request.joinMethod !== token.spec.join_method) {
+    throw new ProblemError('join_method_mismatch', 401, `provision token "${request.tokenName}" is for join method "${token.spec.join_method}", not "${request.joinMethod}"`);
+  }
+  const validator = ctx.validators[token.spec.kubernetes.type];
+  if (validator === undefined) throw new ProblemError('internal', 500, `this auth service is not configured for kubernetes type "${token.spec.kubernetes.type}"`);
+  const who = await validator.validate(request.kubernetesToken, token);
+  Object.assign(audit, { namespace: who.namespace, serviceAccount: who.serviceAccount, podName: who.podName });
+
+  if (!isServiceAccountAllowed(token, who.namespace, who.serviceAccount)) {
+    throw new ProblemError('service_account_not_allowed', 403, `ServiceAccount ${who.namespace}:${who.serviceAccount} is not in the allow list of provision token "${request.tokenName}"`);
+  }
+  const roles = grantRoles(token, request.roles);
+  if ('denied' in roles) {
+    throw new ProblemError('roles_not_allowed', 403, `provision token "${request.tokenName}" does not grant role${roles.denied.length > 1 ? 's' : ''} ${roles.denied.join(', ')} (it grants ${token.spec.roles.join(', ')})`);
+  }
+  const hostId = request.hostId ?? who.podName;
+  const ttlMs = Math.min(request.ttlSeconds !== undefined ? request.ttlSeconds * 1000 : ctx.certTtlMs, ctx.maxCertTtlMs);
+  Object.assign(audit, { hostId, roles: roles.granted });
+
+  const now = ctx.now();
+  const leaf = await issueLeaf(ctx.ca, {
+    csrPem: request.csr,
+    hostId,
+    namespace: who.namespace,
+    serviceAccount: who.serviceAccount,
+    roles: roles.granted,
+    trustDomain: ctx.clusterName,
+    ttlMs,
+    now,
+  });
+  audit.serial = leaf.serialNumber;
+  const identity: Identity = {
+    hostId,
+    namespace: who.namespace,
+    serviceAccount: who.serviceAccount,
+    podName: who.podName,
+    podUid: who.podUid,
+    roles: roles.granted,
+    spiffeId: spiffeIdFor(ctx.clusterName, who.namespace, who.serviceAccount),
+  };
+  return {
+    certificateChain: leaf.toString('pem') + '\n',
+    caBundle: ctx.ca.certPem,
+    notAfter: leaf.notAfter.toISOString(),
+    identity,
+  };
+}

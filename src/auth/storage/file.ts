@@ -1,0 +1,120 @@
+import { open, readFile, readdir, unlink, mkdir, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../common/fs.ts';
+import type { StoredCa } from '../ca.ts';
+import { StateLockedError, StorageError, TokenExistsError, TokenNotFoundError } from '../errors.ts';
+import { formatProvisionToken, isValidTokenName, parseProvisionToken, type ProvisionToken } from '../tokens.ts';
+import type { AuthStorage } from './types.ts';
+
+const CA_CERT = 'ca.crt';
+const CA_KEY = 'ca.key';
+const TOKENS = 'tokens';
+const LOCK = 'auth.lock';
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StorageError(`reading ${path} failed: ${(err as Error).message}`, err);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the state directory's serving lock: a file holding our pid, created exclusively. A lock whose
+ * process is gone (a crash) is taken over.
+ */
+async function acquireLock(dir: string): Promise<() => Promise<void>> {
+  const path = join(dir, LOCK);
+  for (let tries = 0; tries < 3; tries++) {
+    try {
+      const handle = await open(path, 'wx', 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return async () => {
+        await unlink(path).catch(() => undefined);
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot create lock ${path}: ${(err as Error).message}`, err);
+      const pid = Number((await readOptional(path))?.trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new StateLockedError(path, pid);
+      await unlink(path).catch(() => undefined);
+    }
+  }
+  throw new StorageError(`cannot take lock ${path}`);
+}
+
+/**
+ * The embedded default: a state directory on local disk. Files are written atomically (temp, fsync,
+ * rename), the CA key with mode 0600. `serve: true` takes the directory's lock, so only one auth process
+ * serves it; the token commands open it without the lock (each token is its own file).
+ */
+export async function openFileStorage(dir: string, options: { serve: boolean; now: () => number }): Promise<AuthStorage> {
+  await mkdir(join(dir, TOKENS), { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  const release = options.serve ? await acquireLock(dir) : async () => undefined;
+  const tokenPath = (name: string) => join(dir, TOKENS, `${name}.yaml`);
+
+  const readToken = async (name: string): Promise<ProvisionToken | undefined> => {
+    if (!isValidTokenName(name)) return undefined;
+    const text = await readOptional(tokenPath(name));
+    if (text === undefined) return undefined;
+    try {
+      return parseProvisionToken(text, options.now());
+    } catch (err) {
+      throw new StorageError(`stored token ${tokenPath(name)} is corrupt: ${(err as Error).message}`, err);
+    }
+  };
+
+  const getCa = async (): Promise<StoredCa | undefined> => {
+      const [certPem, keyPem] = await Promise.all([readOptional(join(dir, CA_CERT)), readOptional(join(dir, CA_KEY))]);
+      if (certPem === undefined && keyPem === undefined) return undefined;
+      if (certPem === undefined || keyPem === undefined) throw new StorageError(`state directory ${dir} has only half a CA (${CA_CERT} and ${CA_KEY} go together)`);
+      return { certPem, keyPem };
+  };
+
+  return {
+    getCa,
+    async createCa(ca: StoredCa) {
+      const existing = await getCa();
+      if (existing) return existing;
+      // Key first: a crash between the two leaves "only half a CA", which start-up reports, never a
+      // certificate whose key is lost.
+      await writeFileAtomic(join(dir, CA_KEY), ca.keyPem, 0o600);
+      await writeFileAtomic(join(dir, CA_CERT), ca.certPem, 0o644);
+      return ca;
+    },
+    getToken: readToken,
+    async putToken(token, { overwrite }) {
+      if (!overwrite && (await readOptional(tokenPath(token.metadata.name))) !== undefined) throw new TokenExistsError(token.metadata.name);
+      await writeFileAtomic(tokenPath(token.metadata.name), formatProvisionToken(token), 0o600);
+    },
+    async listTokens() {
+      const names = (await readdir(join(dir, TOKENS))).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length));
+      const tokens = await Promise.all(names.map(readToken));
+      return tokens.filter((t): t is ProvisionToken => t !== undefined).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    },
+    async deleteToken(name) {
+      if (!isValidTokenName(name)) throw new TokenNotFoundError(name);
+      try {
+        await unlink(tokenPath(name));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TokenNotFoundError(name);
+        throw new StorageError(`deleting token ${name} failed: ${(err as Error).message}`, err);
+      }
+    },
+    async ping() {
+      await readdir(join(dir, TOKENS));
+    },
+    close: release,
+  };
+}

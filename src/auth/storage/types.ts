@@ -1,0 +1,22 @@
+import type { StoredCa } from '../ca.ts';
+import type { ProvisionToken } from '../tokens.ts';
+
+/**
+ * Where the auth service keeps its state: one small record per CA, per token (and, later, per agent),
+ * never one big object, so that backends like Kubernetes Secrets scale and do not conflict.
+ */
+export interface AuthStorage {
+  /** The CA, or undefined before the first start. */
+  getCa(): Promise<StoredCa | undefined>;
+  /** Stores the CA only if none exists; returns the one that is stored (ours or a racing writer's). */
+  createCa(ca: StoredCa): Promise<StoredCa>;
+  getToken(name: string): Promise<ProvisionToken | undefined>;
+  /** Throws TokenExistsError when the name is taken and `overwrite` is not set. */
+  putToken(token: ProvisionToken, options: { overwrite: boolean }): Promise<void>;
+  listTokens(): Promise<ProvisionToken[]>;
+  /** Throws TokenNotFoundError when absent. */
+  deleteToken(name: string): Promise<void>;
+  /** Cheap check that the backend answers, for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,153 @@
+import { parseAllDocuments, stringify } from 'yaml';
+import { z } from 'zod';
+import { TokenSpecError } from './errors.ts';
+
+/** A provision token lives 30 minutes unless `metadata.expires` says otherwise (as Teleport's do). */
+export const DEFAULT_TOKEN_TTL_MS = 30 * 60 * 1000;
+
+export const KUBERNETES_TYPES = ['in_cluster', 'static_jwks', 'oidc'] as const;
+export type KubernetesJoinType = (typeof KUBERNETES_TYPES)[number];
+
+const NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
+
+/** Whether `name` can name a provision token (and so can never step outside a storage folder). */
+export function isValidTokenName(name: string): boolean {
+  return NAME.test(name) && !name.includes('..');
+}
+const ROLE = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+// DNS-1123 label for the namespace, DNS-1123 subdomain for the ServiceAccount name, as Kubernetes does.
+const SERVICE_ACCOUNT_RULE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+const AllowRuleSchema = z
+  .object({
+    service_account: z.string().regex(SERVICE_ACCOUNT_RULE, 'must be "namespace:serviceaccount" (Kubernetes names, lower case)'),
+  })
+  .strict();
+
+const JwksSchema = z.string().transform((text, ctx) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON Web Key Set (JSON text)' });
+    return z.NEVER;
+  }
+  const shape = z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).safeParse(parsed);
+  if (!shape.success) {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON Web Key Set with at least one key in "keys"' });
+    return z.NEVER;
+  }
+  return text;
+});
+
+const KubernetesSpecSchema = z
+  .object({
+    type: z.enum(KUBERNETES_TYPES).default('in_cluster'),
+    allow: z.array(AllowRuleSchema).min(1, 'must list at least one service_account'),
+    static_jwks: z.object({ jwks: JwksSchema }).strict().optional(),
+    oidc: z
+      .object({
+        issuer: z.url({ protocol: /^https?$/ }),
+        insecure_allow_http_issuer: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((k, ctx) => {
+    if (k.type === 'static_jwks' && !k.static_jwks) ctx.addIssue({ code: 'custom', path: ['static_jwks'], message: 'is required when type is static_jwks' });
+    if (k.type === 'oidc' && !k.oidc) ctx.addIssue({ code: 'custom', path: ['oidc'], message: 'is required when type is oidc' });
+    if (k.type === 'oidc' && k.oidc && k.oidc.issuer.startsWith('http:') && !k.oidc.insecure_allow_http_issuer) {
+      ctx.addIssue({ code: 'custom', path: ['oidc', 'issuer'], message: 'must be https (set insecure_allow_http_issuer for development)' });
+    }
+  });
+
+const ExpiresSchema = z.union([z.date(), z.iso.datetime({ offset: true })]).transform((v) => (v instanceof Date ? v : new Date(v)));
+
+const ProvisionTokenDocSchema = z
+  .object({
+    kind: z.literal('token', { message: 'must be "token"' }),
+    version: z.literal('v2', { message: 'must be "v2"' }),
+    metadata: z
+      .object({
+        name: z.string().regex(NAME, 'must be 1-253 letters, digits, ".", "_" or "-"'),
+        expires: ExpiresSchema.optional(),
+        labels: z.record(z.string(), z.string()).optional(),
+        description: z.string().max(1024).optional(),
+      })
+      .strict(),
+    spec: z
+      .object({
+        roles: z.array(z.string().regex(ROLE, 'must be a role name such as App or Db')).min(1, 'must list at least one role'),
+        join_method: z.string(),
+        kubernetes: KubernetesSpecSchema.optional(),
+      })
+      .strict()
+      .superRefine((spec, ctx) => {
+        if (spec.join_method !== 'kubernetes') {
+          ctx.addIssue({ code: 'custom', path: ['join_method'], message: `"${spec.join_method}" is not supported: kube-join joins with "kubernetes" only` });
+        } else if (!spec.kubernetes) {
+          ctx.addIssue({ code: 'custom', path: ['kubernetes'], message: 'is required when join_method is kubernetes' });
+        }
+        if (new Set(spec.roles).size !== spec.roles.length) ctx.addIssue({ code: 'custom', path: ['roles'], message: 'lists a role twice' });
+      }),
+  })
+  .strict();
+
+/** A provision token as stored: always with an expiry. */
+export interface ProvisionToken {
+  kind: 'token';
+  version: 'v2';
+  metadata: { name: string; expires: Date; labels?: Record<string, string>; description?: string };
+  spec: {
+    roles: string[];
+    join_method: 'kubernetes';
+    kubernetes: {
+      type: KubernetesJoinType;
+      allow: { service_account: string }[];
+      static_jwks?: { jwks: string };
+      oidc?: { issuer: string; insecure_allow_http_issuer: boolean };
+    };
+  };
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '');
+}
+
+/**
+ * Parses one provision token from YAML (or JSON) text, in Teleport's `kind: token, version: v2` form.
+ * Fills `metadata.expires` with now + 30 min when absent. Throws TokenSpecError naming the first bad
+ * field (`spec.kubernetes.allow[0].service_account: must be ...`), or the YAML line of a syntax error.
+ */
+export function parseProvisionToken(text: string, now: number): ProvisionToken {
+  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
+  if (!Array.isArray(docs)) throw new TokenSpecError('', 'the file holds no YAML document');
+  const nonEmpty = docs.filter((d) => d.contents !== null || d.errors.length > 0);
+  if (nonEmpty.length === 0) throw new TokenSpecError('', 'the file holds no YAML document');
+  if (nonEmpty.length > 1) throw new TokenSpecError('', `the file holds ${nonEmpty.length} YAML documents; give one token per file`);
+  const doc = nonEmpty[0] as (typeof nonEmpty)[number];
+  const yamlError = doc.errors[0];
+  if (yamlError) throw new TokenSpecError('', `malformed YAML: ${yamlError.message.split('\n')[0]}`);
+  const parsed = ProvisionTokenDocSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0] as z.core.$ZodIssue;
+    const message = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+    throw new TokenSpecError(fieldPath(issue.path), message);
+  }
+  const value = parsed.data;
+  return {
+    ...value,
+    metadata: { ...value.metadata, expires: value.metadata.expires ?? new Date(now + DEFAULT_TOKEN_TTL_MS) },
+    spec: { ...value.spec, join_method: 'kubernetes', kubernetes: value.spec.kubernetes as ProvisionToken['spec']['kubernetes'] },
+  };
+}
+
+/** YAML as `token get` prints it and storage keeps it; `parseProvisionToken` reads it back unchanged. */
+export function formatProvisionToken(token: ProvisionToken): string {
+  return stringify({ ...token, metadata: { ...token.metadata, expires: token.metadata.expires.toISOString() } }, { lineWidth: 0 });
+}
+
+export function isTokenExpired(token: ProvisionToken, now: number): boolean {
+  return token.metadata.expires.getTime() <= now;
+}
