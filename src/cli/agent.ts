@@ -1,0 +1,35 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { AGENT_OPTIONS } from '../agent/config.ts';
+import { addOptions, sourcesFrom } from './options.ts';
+
+export function agentCommand(program: Command): void {
+  const cmd = program
+    .command('agent')
+    .description('join the auth service with the pod\'s ServiceAccount token, write key, certificate and CA bundle atomically, and keep them renewed')
+    .option('--config <file>', 'YAML file of option keys (flags > KUBE_JOIN_* environment > config file > defaults)');
+  addOptions(cmd, AGENT_OPTIONS).action(async () => {
+    const { resolveAgentConfig, createAgent, createAgentMetrics, startHealthServer, systemClock, systemRandom } = await import('../agent/index.ts');
+    const { createLogger } = await import('../common/logger.ts');
+    const config = resolveAgentConfig(await sourcesFrom(cmd, AGENT_OPTIONS), { fileExists: existsSync });
+    const logger = createLogger({ level: config.logLevel, component: 'agent' });
+    if (config.trust.kind === 'insecure') logger.warn('TLS verification of the auth service is OFF (--insecure): the token goes to whoever answers; development only');
+    const metrics = createAgentMetrics({ processMetrics: !config.once });
+    const agent = createAgent(config, { clock: systemClock, random: systemRandom, logger, metrics });
+    const health = config.health && !config.once ? await startHealthServer(config.health, agent.status, metrics.registry) : undefined;
+    if (health) logger.info('health server listening', { addr: `${health.address.host}:${health.address.port}`, port: health.address.port });
+    const controller = new AbortController();
+    const stop = (signal: string) => {
+      logger.info('stopping', { signal });
+      controller.abort();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    try {
+      await agent.run(controller.signal);
+      logger.info(config.once ? 'joined once; exiting' : 'stopped');
+    } finally {
+      await health?.close();
+    }
+  });
+}

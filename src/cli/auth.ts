@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { AUTH_OPTIONS } from '../auth/config.ts';
+import { addOptions, sourcesFrom } from './options.ts';
+
+export function authCommand(program: Command): void {
+  const cmd = program
+    .command('auth')
+    .description('run the auth service: holds the CA and provision tokens, proves joins against Kubernetes, issues certificates')
+    .option('--config <file>', 'YAML file of option keys (flags > KUBE_JOIN_* environment > config file > defaults)');
+  addOptions(cmd, AUTH_OPTIONS).action(async () => {
+    const { resolveAuthConfig, startAuthService } = await import('../auth/index.ts');
+    const { createLogger } = await import('../common/logger.ts');
+    const config = resolveAuthConfig(await sourcesFrom(cmd, AUTH_OPTIONS));
+    const logger = createLogger({ level: config.logLevel, component: 'auth' });
+    const service = await startAuthService(config, { logger, now: () => Date.now() });
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    logger.info('stopping');
+    await service.close();
+  });
+}
