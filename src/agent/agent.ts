@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import pRetry from 'p-retry';
 import { KubeJoinError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
@@ -48,6 +49,23 @@ export interface Agent {
   run(signal: AbortSignal): Promise<void>;
   status(): AgentStatus;
 }
+
+/**
+ * Typed events on node:diagnostics_channel, for observers and tests: `parked` fires just before the
+ * loop sleeps (so a test advances its fake clock only once the loop waits, like SPIRE's
+ * WaitForAfterCh), `written` after each new set, `failed` after each failed attempt.
+ */
+export const AGENT_CHANNELS = {
+  parked: 'kube-join:agent:parked',
+  written: 'kube-join:agent:written',
+  failed: 'kube-join:agent:failed',
+} as const;
+export interface ParkedEvent { reason: 'renewal' | 'retry'; ms: number }
+export interface WrittenEvent { serial: string; notAfter: number }
+export interface FailedEvent { code: string; attempt: number; retry: boolean; delayMs: number }
+const parkedChannel = channel(AGENT_CHANNELS.parked);
+const writtenChannel = channel(AGENT_CHANNELS.written);
+const failedChannel = channel(AGENT_CHANNELS.failed);
 
 /** What to do after a failed attempt. */
 interface Decision {
@@ -115,6 +133,8 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
       // Not given the abort signal: a SIGTERM during a write lets the write finish.
       await writeCredentialSet(config.outDir, files, { now: clock.now(), gid: config.group, ...(deps.writerFs ? { fs: deps.writerFs } : {}) });
       held = issued;
+      consecutiveFailures = 0;
+      lastError = undefined;
       metrics.certExpiry.set(issued.notAfter / 1000);
       metrics.renewals.inc({ result: 'success' });
       metrics.joinDuration.observe({ result: 'success' }, (clock.now() - started) / 1000);
@@ -127,6 +147,7 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
         tokenPath: path,
       });
       await notifyApp(config.notify, { outDir: config.outDir, logger });
+      writtenChannel.publish({ serial: issued.serial, notAfter: issued.notAfter } satisfies WrittenEvent);
     } catch (err) {
       if (!signal.aborted) {
         metrics.renewals.inc({ result: 'failure' });
@@ -173,12 +194,14 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
           else if (key !== lastLoggedFinal) logger.error('join rejected; waiting the long back-off before trying again', fields);
           else logger.debug('join rejected again', fields);
           if (decision.final) lastLoggedFinal = key;
-          if (decision.retry) await clock.sleep(decision.delayMs, signal);
+          failedChannel.publish({ code: what.code, attempt: attemptNumber, retry: decision.retry, delayMs: decision.delayMs } satisfies FailedEvent);
+          if (decision.retry) {
+            parkedChannel.publish({ reason: 'retry', ms: decision.delayMs } satisfies ParkedEvent);
+            await clock.sleep(decision.delayMs, signal);
+          }
         },
         shouldRetry: () => decision.retry,
       });
-      consecutiveFailures = 0;
-      lastError = undefined;
     } catch (err) {
       if (signal.aborted) return;
       if (config.once) {
@@ -220,7 +243,9 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
         logger.info('renewal scheduled', { at: new Date(nextRenewalAt).toISOString(), notAfter: new Date(held.notAfter).toISOString() });
         // At least the retry base between two joins, whatever the certificate says: a lifetime shorter
         // than expected (or a skewed clock) must not turn into a join loop against the auth service.
-        await clock.sleep(Math.max(nextRenewalAt - clock.now(), config.backoff.baseMs), signal);
+        const ms = Math.max(nextRenewalAt - clock.now(), config.backoff.baseMs);
+        parkedChannel.publish({ reason: 'renewal', ms } satisfies ParkedEvent);
+        await clock.sleep(ms, signal);
         if (signal.aborted) break;
       }
       await joinWithRetry(signal);

@@ -1,5 +1,5 @@
-export { createAgent } from './agent.ts';
-export type { Agent, AgentDeps, AgentStatus } from './agent.ts';
+export { createAgent, AGENT_CHANNELS } from './agent.ts';
+export type { Agent, AgentDeps, AgentStatus, ParkedEvent, WrittenEvent, FailedEvent } from './agent.ts';
 export { AGENT_OPTIONS, resolveAgentConfig, PROJECTED_TOKEN_PATH, LEGACY_TOKEN_PATH } from './config.ts';
 export type { ResolvedAgentConfig, TrustConfig, HostPort } from './config.ts';
 export { systemClock, systemRandom } from './clock.ts';

@@ -42,7 +42,7 @@ const JwksSchema = z.string().transform((text, ctx) => {
 
 const KubernetesSpecSchema = z
   .object({
-    type: z.enum(KUBERNETES_TYPES).default('in_cluster'),
+    type: z.enum(KUBERNETES_TYPES, { message: `must be one of ${KUBERNETES_TYPES.join(', ')}` }).default('in_cluster'),
     allow: z.array(AllowRuleSchema).min(1, 'must list at least one service_account'),
     static_jwks: z.object({ jwks: JwksSchema }).strict().optional(),
     oidc: z
@@ -62,7 +62,8 @@ const KubernetesSpecSchema = z
     }
   });
 
-const ExpiresSchema = z.union([z.date(), z.iso.datetime({ offset: true })]).transform((v) => (v instanceof Date ? v : new Date(v)));
+const EXPIRES_MESSAGE = 'must be an RFC 3339 date-time such as 2026-12-31T00:00:00Z';
+const ExpiresSchema = z.union([z.date(), z.iso.datetime({ offset: true, message: EXPIRES_MESSAGE })], { message: EXPIRES_MESSAGE }).transform((v) => (v instanceof Date ? v : new Date(v)));
 
 const ProvisionTokenDocSchema = z
   .object({

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sinon from 'sinon';
+import { createAgent, AGENT_CHANNELS, type Agent, type ParkedEvent, type WrittenEvent, type FailedEvent } from '../../../src/agent/agent.ts';
+import { resolveAgentConfig, type ResolvedAgentConfig } from '../../../src/agent/config.ts';
+import { systemClock } from '../../../src/agent/clock.ts';
+import { createAgentMetrics } from '../../../src/agent/metrics.ts';
+import { AuthUnavailableError, JoinRejectedError, OnceFailedError, CertExpiredError } from '../../../src/agent/errors.ts';
+import type { JoinClient } from '../../../src/agent/join-client.ts';
+import { issueLeaf, type CertificateAuthority } from '../../../src/auth/ca.ts';
+import { createLogger } from '../../../src/common/logger.ts';
+import type { JoinRequest, JoinResponse } from '../../../src/protocol/index.ts';
+import { testCa } from '../../support/pki.ts';
+import { ChannelQueue } from '../../support/events.ts';
+
+const JWT = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.';
+const MIN = 60_000;
+
+/** A join client that signs what it is sent, or throws the next scripted error. */
+function scriptedClient(ca: CertificateAuthority, ttlMs: number) {
+  const errors: Error[] = [];
+  const requests: JoinRequest[] = [];
+  const client: JoinClient = {
+    async join(request): Promise<JoinResponse> {
+      requests.push(request);
+      const next = errors.shift();
+      if (next) throw next;
+      const leaf = await issueLeaf(ca, { csrPem: request.csr, hostId: 'h', namespace: 'ns', serviceAccount: 'sa', roles: ['App'], trustDomain: 'c', ttlMs, now: Date.now() });
+      return {
+        certificateChain: leaf.toString('pem'),
+        caBundle: ca.certPem,
+        notAfter: leaf.notAfter.toISOString(),
+        identity: { hostId: 'h', namespace: 'ns', serviceAccount: 'sa', roles: ['App'], spiffeId: 'spiffe://c/ns/ns/sa/sa' },
+      };
+    },
+  };
+  return { client, errors, requests };
+}
+
+describe('agent loop (fake timers)', () => {
+  let dir: string;
+  let ca: CertificateAuthority;
+  let clock: sinon.SinonFakeTimers;
+  let controller: AbortController;
+  let running: Promise<unknown> | undefined;
+  let logLines: Record<string, unknown>[];
+  let parked: ChannelQueue<ParkedEvent>;
+  let written: ChannelQueue<WrittenEvent>;
+  let failed: ChannelQueue<FailedEvent>;
+
+  before(async () => {
+    ca = await testCa();
+  });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kj-agent-'));
+    await writeFile(join(dir, 'token'), JWT);
+    // Only timers and Date are faked: file and crypto I/O stay real.
+    clock = sinon.useFakeTimers({ now: Date.now(), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    controller = new AbortController();
+    logLines = [];
+    parked = new ChannelQueue(AGENT_CHANNELS.parked);
+    written = new ChannelQueue(AGENT_CHANNELS.written);
+    failed = new ChannelQueue(AGENT_CHANNELS.failed);
+  });
+  afterEach(async () => {
+    controller.abort();
+    clock.restore();
+    await running?.catch(() => undefined);
+    running = undefined;
+    for (const q of [parked, written, failed]) q.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function start(overrides: Record<string, unknown>, client: JoinClient): Agent {
+    const config = resolveAgentConfig({ flags: { authAddr: '127.0.0.1:1', tokenName: 't', insecure: true, tokenPath: join(dir, 'token'), outDir: join(dir, 'out'), healthAddr: 'off', ...overrides }, env: {} }, { fileExists: () => false, defaultHostId: 'h' });
+    const logger = createLogger({ level: 'debug', component: 'test' });
+    logger.transports.forEach((t) => (t.silent = true));
+    logger.on('data', (info: Record<string, unknown>) => logLines.push(info));
+    return createAgent(config, { clock: systemClock, random: () => 0.5, logger, metrics: createAgentMetrics({ processMetrics: false }), joinClient: client });
+  }
+
+  it('joins at once, then renews at half the lifetime with a new key', async () => {
+    const s = scriptedClient(ca, 60 * MIN);
+    const agent = start({}, s.client);
+    assert.equal(agent.status().ready, false);
+    assert.equal(agent.status().reason, 'no certificate written yet');
+    running = agent.run(controller.signal);
+    await written.next();
+    const wait = await parked.next();
+    assert.equal(wait.reason, 'renewal');
+    assert.equal(agent.status().ready, true);
+    const firstKey = await readFile(join(dir, 'out', 'tls.key'), 'utf8');
+    // random() is 0.5: half of the 60 min lifetime counted from receipt (the 10 min floor is later).
+    assert.ok(Math.abs(wait.ms - 30 * MIN) <= 1000, `parked for ${wait.ms} ms`);
+    await clock.tickAsync(wait.ms - 1);
+    assert.equal(s.requests.length, 1, 'no renewal before its time');
+    await clock.tickAsync(1);
+    await written.next();
+    assert.equal(s.requests.length, 2);
+    assert.notEqual(await readFile(join(dir, 'out', 'tls.key'), 'utf8'), firstKey);
+    assert.notEqual(s.requests[0]?.csr, s.requests[1]?.csr);
+  });
+
+  it('retries transient errors with the jittered exponential back-off, honouring Retry-After', async () => {
+    const s = scriptedClient(ca, 60 * MIN);
+    s.errors.push(new AuthUnavailableError('down'), new AuthUnavailableError('down'), new JoinRejectedError('rate_limited', 429, 'slow down', 5000));
+    const agent = start({}, s.client);
+    running = agent.run(controller.signal);
+    const delays: number[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const wait = await parked.next();
+      assert.equal(wait.reason, 'retry');
+      delays.push(wait.ms);
+      assert.equal(s.requests.length, i);
+      await clock.tickAsync(wait.ms - 1);
+      assert.equal(s.requests.length, i, 'no retry before the delay');
+      await clock.tickAsync(1);
+    }
+    // 100 + (1000 - 100) * 0.5, 100 + (2000 - 100) * 0.5, then Retry-After 5 s over the 2050 ms draw.
+    assert.deepEqual(delays, [550, 1050, 5000]);
+    await written.next();
+    assert.equal(agent.status().consecutiveFailures, 0);
+    assert.equal(agent.status().lastError, undefined);
+  });
+
+  it('waits the cap after a final rejection and logs it once until it changes', async () => {
+    const s = scriptedClient(ca, 60 * MIN);
+    for (let i = 0; i < 3; i++) s.errors.push(new JoinRejectedError('service_account_not_allowed', 403, 'ServiceAccount ns:sa is not in the allow list'));
+    const agent = start({}, s.client);
+    running = agent.run(controller.signal);
+    for (let i = 0; i < 3; i++) {
+      const wait = await parked.next();
+      assert.deepEqual(wait, { reason: 'retry', ms: 120_000 });
+      await clock.tickAsync(wait.ms);
+    }
+    await written.next();
+    const errors = logLines.filter((l) => l.level === 'error');
+    assert.equal(errors.length, 1, 'logged at error level once per distinct rejection');
+    assert.equal(errors[0]?.code, 'service_account_not_allowed');
+  });
+
+  it('--once: fails at once on a final rejection with a clear message', async () => {
+    const s = scriptedClient(ca, 60 * MIN);
+    s.errors.push(new JoinRejectedError('token_not_found', 401, 'provision token "t" does not exist'));
+    const agent = start({ once: true }, s.client);
+    await assert.rejects(agent.run(controller.signal), (err: unknown) => {
+      assert.ok(err instanceof OnceFailedError);
+      assert.equal(err.code, 'ERR_ONCE_FAILED');
+      assert.equal(err.message, 'join failed: join rejected (401 token_not_found): provision token "t" does not exist');
+      return true;
+    });
+    assert.equal(s.requests.length, 1);
+  });
+
+  it('--once: gives up on transient errors once the next retry would pass --once-timeout', async () => {
+    const s = scriptedClient(ca, 60 * MIN);
+    for (let i = 0; i < 100; i++) s.errors.push(new AuthUnavailableError('auth service https://127.0.0.1:1 unreachable: ECONNREFUSED'));
+    const agent = start({ once: true, onceTimeout: '5s' }, s.client);
+    const outcome = agent.run(controller.signal).then(() => undefined, (e: unknown) => e);
+    // Retries at 550, +1050, +2050 ms; the next draw (4050 ms) would end past 5 s.
+    for (let i = 0; i < 3; i++) await clock.tickAsync((await parked.next()).ms);
+    const err = await outcome;
+    assert.ok(err instanceof OnceFailedError, String(err));
+    assert.equal(err.message, 'join did not succeed within 5s: auth service https://127.0.0.1:1 unreachable: ECONNREFUSED');
+    assert.equal(s.requests.length, 4);
+  });
+
+  it('reports not ready after expiry, and exits with --exit-on-expiry', async () => {
+    const s = scriptedClient(ca, 2 * MIN);
+    const agent = start({ exitOnExpiry: true }, s.client);
+    const outcome = agent.run(controller.signal).then(() => undefined, (e: unknown) => e);
+    running = outcome;
+    await written.next();
+    for (let i = 0; i < 100; i++) s.errors.push(new AuthUnavailableError('down'));
+    let err: unknown;
+    while (err === undefined) {
+      const next = await Promise.race([parked.next(), outcome.then((e) => ({ done: e }))]);
+      if ('done' in next) err = next.done;
+      else await clock.tickAsync(next.ms);
+    }
+    assert.equal(agent.status().ready, false);
+    assert.match(agent.status().reason, /^certificate expired at \S+ and renewal has not succeeded$/);
+    assert.ok(err instanceof CertExpiredError, String(err));
+    assert.equal(err.code, 'ERR_CERT_EXPIRED');
+  });
+
+  it('reuses a valid set found on disk at start instead of joining', async () => {
+    const s = scriptedClient(ca, 60 * MIN);
+    const first = start({}, s.client);
+    running = first.run(controller.signal);
+    await parked.next();
+    controller.abort();
+    await running;
+    controller = new AbortController();
+    const second = start({}, s.client);
+    running = second.run(controller.signal);
+    const wait = await parked.next();
+    assert.equal(wait.reason, 'renewal');
+    assert.equal(s.requests.length, 1, 'no second join');
+    assert.equal(second.status().ready, true);
+    assert.ok(logLines.some((l) => l.msg === 'reusing the valid credential set on disk'));
+  });
+});

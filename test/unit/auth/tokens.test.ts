@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { parseProvisionToken, formatProvisionToken, isTokenExpired, DEFAULT_TOKEN_TTL_MS } from '../../../src/auth/tokens.ts';
+import { TokenSpecError } from '../../../src/auth/errors.ts';
+
+const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
+const SEED = `kind: token
+version: v2
+metadata:
+  name: kube-token
+spec:
+  roles: [App]
+  join_method: kubernetes
+  kubernetes:
+    type: in_cluster
+    allow:
+      - service_account: "teleport-agent:teleport-app-service"
+`;
+
+function rejects(yaml: string, field: string, message: string): void {
+  assert.throws(() => parseProvisionToken(yaml, NOW), (err: unknown) => {
+    assert.ok(err instanceof TokenSpecError, String(err));
+    assert.equal(err.code, 'ERR_TOKEN_SPEC');
+    assert.equal(err.field, field);
+    assert.equal(err.message, message);
+    return true;
+  });
+}
+
+describe('parseProvisionToken', () => {
+  it('reads the seed token and gives it the default 30 minute expiry', () => {
+    const t = parseProvisionToken(SEED, NOW);
+    assert.equal(t.metadata.name, 'kube-token');
+    assert.deepEqual(t.spec.roles, ['App']);
+    assert.equal(t.spec.kubernetes.type, 'in_cluster');
+    assert.deepEqual(t.spec.kubernetes.allow, [{ service_account: 'teleport-agent:teleport-app-service' }]);
+    assert.equal(t.metadata.expires.getTime(), NOW + DEFAULT_TOKEN_TTL_MS);
+  });
+
+  it('defaults the kubernetes type to in_cluster', () => {
+    assert.equal(parseProvisionToken(SEED.replace('    type: in_cluster\n', ''), NOW).spec.kubernetes.type, 'in_cluster');
+  });
+
+  it('keeps an explicit expiry, quoted or not', () => {
+    assert.equal(parseProvisionToken(SEED.replace('  name: kube-token', '  name: kube-token\n  expires: "2027-01-01T00:00:00Z"'), NOW).metadata.expires.toISOString(), '2027-01-01T00:00:00.000Z');
+  });
+
+  it('round-trips through formatProvisionToken (what token get prints)', () => {
+    const t = parseProvisionToken(SEED.replace('[App]', '[App, Db]'), NOW);
+    assert.deepEqual(parseProvisionToken(formatProvisionToken(t), NOW + 1), t);
+  });
+
+  describe('names the first bad field', () => {
+    const cases: [string, string, string, string][] = [
+      ['if the YAML is malformed, say so with the parser message', 'kind: token\nversion: [v2\n', '', 'malformed YAML: '],
+      ['if kind is not token', SEED.replace('kind: token', 'kind: role'), 'kind', 'kind: must be "token"'],
+      ['if version is not v2', SEED.replace('version: v2', 'version: v1'), 'version', 'version: must be "v2"'],
+      ['if a field is unknown', SEED.replace('  roles: [App]', '  roles: [App]\n  bot_name: x'), 'spec', 'spec: unknown field "bot_name"'],
+      ['if join_method is token', SEED.replace('join_method: kubernetes', 'join_method: token'), 'spec.join_method', 'spec.join_method: "token" is not supported: kube-join joins with "kubernetes" only'],
+      ['if an allow rule is not namespace:name', SEED.replace('"teleport-agent:teleport-app-service"', '"teleport-app-service"'), 'spec.kubernetes.allow[0].service_account', 'spec.kubernetes.allow[0].service_account: must be "namespace:serviceaccount" (Kubernetes names, lower case)'],
+      ['if allow is empty', SEED.replace(/    allow:\n.*\n/, '    allow: []\n'), 'spec.kubernetes.allow', 'spec.kubernetes.allow: must list at least one service_account'],
+      ['if static_jwks has no jwks', SEED.replace('type: in_cluster', 'type: static_jwks'), 'spec.kubernetes.static_jwks', 'spec.kubernetes.static_jwks: is required when type is static_jwks'],
+      ['if the jwks is not JSON', SEED.replace('type: in_cluster', 'type: static_jwks\n    static_jwks:\n      jwks: "not json"'), 'spec.kubernetes.static_jwks.jwks', 'spec.kubernetes.static_jwks.jwks: must be a JSON Web Key Set (JSON text)'],
+      ['if the type is unknown', SEED.replace('type: in_cluster', 'type: magic'), 'spec.kubernetes.type', 'spec.kubernetes.type: must be one of in_cluster, static_jwks, oidc'],
+      ['if a role is listed twice', SEED.replace('[App]', '[App, App]'), 'spec.roles', 'spec.roles: lists a role twice'],
+      ['if the name could escape a folder', SEED.replace('name: kube-token', 'name: ../etc'), 'metadata.name', 'metadata.name: must be 1-253 letters, digits, ".", "_" or "-"'],
+      ['if the expiry is not a date', SEED.replace('  name: kube-token', '  name: kube-token\n  expires: tomorrow'), 'metadata.expires', 'metadata.expires: must be an RFC 3339 date-time such as 2026-12-31T00:00:00Z'],
+      ['if a key is given twice', SEED.replace('version: v2', 'version: v2\nversion: v2'), '', 'malformed YAML: '],
+    ];
+    for (const [title, yaml, field, message] of cases) {
+      it(title, () => {
+        if (message.endsWith(': ')) {
+          assert.throws(() => parseProvisionToken(yaml, NOW), (err: unknown) => err instanceof TokenSpecError && err.field === field && err.message.startsWith(message) && err.message.length > message.length);
+        } else rejects(yaml, field, message);
+      });
+    }
+  });
+
+  it('refuses a file with two tokens', () => {
+    rejects(`${SEED}---\n${SEED}`, '', 'the file holds 2 YAML documents; give one token per file');
+  });
+
+  it('refuses an empty file', () => {
+    rejects('# nothing\n', '', 'the file holds no YAML document');
+  });
+
+  it('tells expired tokens apart', () => {
+    const t = parseProvisionToken(SEED, NOW);
+    assert.equal(isTokenExpired(t, NOW), false);
+    assert.equal(isTokenExpired(t, NOW + DEFAULT_TOKEN_TTL_MS), true);
+  });
+});
