@@ -23,8 +23,8 @@ export interface KubeJoinProcess {
  * Runs `kube-join ARGS` as a child on the same Node, collecting its JSON log lines from stdout (and
  * copying them to `logFile` when given). Used by the demo, the integration tests and the benchmarks.
  */
-export function spawnKubeJoin(args: readonly string[], options: { env?: NodeJS.ProcessEnv; logFile?: string } = {}): KubeJoinProcess {
-  const child = spawn(process.execPath, [MAIN_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+export function spawnKubeJoin(args: readonly string[], options: { env?: NodeJS.ProcessEnv; logFile?: string; main?: string } = {}): KubeJoinProcess {
+  const child = spawn(process.execPath, [options.main ?? MAIN_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
   const lines: Record<string, unknown>[] = [];
   const waiters: { msg: string; predicate: ((l: Record<string, unknown>) => boolean) | undefined; resolve: (l: Record<string, unknown>) => void; reject: (e: Error) => void }[] = [];
   let stderr = '';
