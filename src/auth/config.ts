@@ -1,6 +1,7 @@
 import { ConfigError } from '../common/errors.ts';
 import { resolveOptions, type OptionSpec, type OptionSources } from '../common/options.ts';
 import type { LogLevel } from '../common/logger.ts';
+import { isInCluster } from '../kube/index.ts';
 
 /** Every auth service option; the single home of its defaults. */
 export const AUTH_OPTIONS: readonly OptionSpec[] = [
@@ -10,8 +11,27 @@ export const AUTH_OPTIONS: readonly OptionSpec[] = [
   { key: 'certTtl', flag: 'cert-ttl', kind: 'duration', arg: '<duration>', default: '1h', help: 'lifetime of issued certificates when the agent asks for none' },
   { key: 'maxCertTtl', flag: 'max-cert-ttl', kind: 'duration', arg: '<duration>', default: '24h', help: 'longest lifetime an agent may ask for' },
   { key: 'san', flag: 'san', kind: 'list', arg: '<name,...>', repeatable: true, default: ['localhost', '127.0.0.1', '::1'], help: 'DNS names and IPs of the serving certificate (repeatable)' },
+  { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', arg: '<file>', help: 'kubeconfig for the Kubernetes API that in_cluster tokens are reviewed by (default: the pod\'s in-cluster config); its user needs the ClusterRole system:auth-delegator' },
+  { key: 'kubeTimeout', flag: 'kube-timeout', kind: 'duration', arg: '<duration>', default: '5s', help: 'timeout of one Kubernetes API request (TokenReview) and of one oidc discovery or JWKS fetch' },
+  { key: 'oidcCaFile', flag: 'oidc-ca-file', kind: 'string', arg: '<file>', help: 'PEM CA bundle trusted, besides the system roots, for oidc issuers (e.g. the cluster\'s own CA)' },
+  { key: 'oidcJwksCooldown', flag: 'oidc-jwks-cooldown', kind: 'duration', arg: '<duration>', default: '30s', help: 'after fetching an oidc issuer\'s keys, wait this long before an unknown key ID may fetch them again' },
   { key: 'logLevel', flag: 'log-level', kind: 'string', arg: '<level>', default: 'info', help: 'error, warn, info or debug' },
 ];
+
+/** Kubernetes API access of the auth service (in_cluster TokenReviews). */
+export interface KubeApiConfig {
+  /** --kubeconfig; wins over the in-cluster config. */
+  kubeconfig: string | undefined;
+  /** The pod's API address (KUBERNETES_SERVICE_HOST/PORT) when running in one. */
+  inCluster: { host: string; port: string } | undefined;
+  timeoutMs: number;
+}
+
+export interface OidcConfig {
+  caFile: string | undefined;
+  timeoutMs: number;
+  jwksCooldownMs: number;
+}
 
 export interface ResolvedAuthConfig {
   listen: { host: string; port: number };
@@ -21,6 +41,10 @@ export interface ResolvedAuthConfig {
   maxCertTtlMs: number;
   sans: string[];
   logLevel: LogLevel;
+  /** Filled by resolveAuthConfig; a hand-built config without it has no in_cluster validator. */
+  kube?: KubeApiConfig;
+  /** Filled by resolveAuthConfig; a hand-built config without it has no oidc validator. */
+  oidc?: OidcConfig;
 }
 
 const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -38,6 +62,10 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   if (maxCertTtlMs < certTtlMs) throw new ConfigError('maxCertTtl', '--max-cert-ttl must not be below --cert-ttl');
   const logLevel = v.logLevel as LogLevel;
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new ConfigError('logLevel', `--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`);
+  const kubeTimeoutMs = v.kubeTimeout as number;
+  if (kubeTimeoutMs < 100) throw new ConfigError('kubeTimeout', '--kube-timeout must be at least 100ms');
+  const jwksCooldownMs = v.oidcJwksCooldown as number;
+  const env = sources.env ?? {};
   return {
     listen: { host: (m[1] ?? m[2]) as string, port: Number(m[3]) },
     stateDir: v.stateDir as string,
@@ -46,5 +74,11 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
     maxCertTtlMs,
     sans: v.san as string[],
     logLevel,
+    kube: {
+      kubeconfig: v.kubeconfig as string | undefined,
+      inCluster: isInCluster(env) ? { host: env.KUBERNETES_SERVICE_HOST as string, port: env.KUBERNETES_SERVICE_PORT as string } : undefined,
+      timeoutMs: kubeTimeoutMs,
+    },
+    oidc: { caFile: v.oidcCaFile as string | undefined, timeoutMs: kubeTimeoutMs, jwksCooldownMs },
   };
 }

@@ -1,7 +1,7 @@
 export { startAuthService } from './service.ts';
 export type { AuthService, AuthDeps } from './service.ts';
 export { AUTH_OPTIONS, resolveAuthConfig } from './config.ts';
-export type { ResolvedAuthConfig } from './config.ts';
+export type { ResolvedAuthConfig, KubeApiConfig, OidcConfig } from './config.ts';
 export { parseProvisionToken, formatProvisionToken, isTokenExpired, isValidTokenName, DEFAULT_TOKEN_TTL_MS, KUBERNETES_TYPES } from './tokens.ts';
 export type { ProvisionToken, KubernetesJoinType } from './tokens.ts';
 export { isServiceAccountAllowed, grantRoles, parseServiceAccountUsername } from './allow.ts';
@@ -12,6 +12,8 @@ export type { JoinContext, JoinAudit } from './join.ts';
 export { openFileStorage } from './storage/file.ts';
 export type { AuthStorage } from './storage/types.ts';
 export { createStaticJwksValidator } from './validators/static-jwks.ts';
+export { createInClusterValidator, AUTH_DELEGATOR_ROLE } from './validators/in-cluster.ts';
+export { createOidcValidator } from './validators/oidc.ts';
 export { verifyServiceAccountJwt, VALID_SIGNING_ALGS, CLOCK_TOLERANCE_S, MAX_TOKEN_TTL_S } from './validators/claims.ts';
 export type { TokenValidator, ValidatorSet, KubeIdentity } from './validators/types.ts';
 export { ProblemError, TokenSpecError, StorageError, StateLockedError, TokenExistsError, TokenNotFoundError } from './errors.ts';

@@ -1,0 +1,168 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { KubeConfigError } from './errors.ts';
+
+/** Where a pod finds its ServiceAccount credentials (token, CA, namespace). */
+export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/** How to reach one Kubernetes API server and who to be there. Holds no token: `bearerToken` reads it. */
+export interface KubeConnection {
+  /** `https://host:port`, no trailing slash. */
+  server: string;
+  /** PEM CA bundle the server's certificate must chain to (absent: the system roots). */
+  caPem: string | undefined;
+  insecureSkipTlsVerify: boolean;
+  tlsServerName: string | undefined;
+  clientCertPem: string | undefined;
+  clientKeyPem: string | undefined;
+  /** Reads the bearer token for one request; files are re-read each time, as the kubelet rotates them. */
+  bearerToken: (() => Promise<string>) | undefined;
+  /** For messages: `in-cluster` or `kubeconfig <path> (context <name>)`. */
+  source: string;
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new KubeConfigError(`${what} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err);
+  }
+}
+
+/** Reads a token file; the message names the file only. */
+function tokenFileReader(path: string, what: string): () => Promise<string> {
+  return async () => {
+    const token = (await readText(path, what)).trim();
+    if (token === '') throw new KubeConfigError(`${what} ${path} is empty`);
+    return token;
+  };
+}
+
+function hostPort(host: string, port: string): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Whether the environment looks like a pod's (KUBERNETES_SERVICE_HOST and _PORT set). */
+export function isInCluster(env: Record<string, string | undefined>): boolean {
+  return Boolean(env.KUBERNETES_SERVICE_HOST) && Boolean(env.KUBERNETES_SERVICE_PORT);
+}
+
+/**
+ * The pod's own API access, as client-go's rest.InClusterConfig: `https://$KUBERNETES_SERVICE_HOST:
+ * $KUBERNETES_SERVICE_PORT`, the CA in `dir`/ca.crt, and the ServiceAccount token in `dir`/token,
+ * re-read on every request.
+ */
+export async function loadInClusterConfig(options: { env: Record<string, string | undefined>; dir?: string }): Promise<KubeConnection> {
+  const { env } = options;
+  const dir = options.dir ?? IN_CLUSTER_DIR;
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) throw new KubeConfigError('not running in a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set); give --kubeconfig');
+  const caPem = await readText(resolve(dir, 'ca.crt'), 'in-cluster CA file');
+  return {
+    server: `https://${hostPort(host, port)}`,
+    caPem,
+    insecureSkipTlsVerify: false,
+    tlsServerName: undefined,
+    clientCertPem: undefined,
+    clientKeyPem: undefined,
+    bearerToken: tokenFileReader(resolve(dir, 'token'), 'in-cluster ServiceAccount token file'),
+    source: 'in-cluster',
+  };
+}
+
+const ClusterSchema = z.looseObject({
+    server: z.string(),
+    'certificate-authority': z.string().optional(),
+    'certificate-authority-data': z.string().optional(),
+    'insecure-skip-tls-verify': z.boolean().optional(),
+    'tls-server-name': z.string().optional(),
+    'proxy-url': z.string().optional(),
+  });
+
+const UserSchema = z.looseObject({
+    token: z.string().optional(),
+    tokenFile: z.string().optional(),
+    'client-certificate': z.string().optional(),
+    'client-certificate-data': z.string().optional(),
+    'client-key': z.string().optional(),
+    'client-key-data': z.string().optional(),
+    exec: z.unknown().optional(),
+    'auth-provider': z.unknown().optional(),
+    username: z.string().optional(),
+  });
+
+const ContextSchema = z.looseObject({ cluster: z.string(), user: z.string().optional(), namespace: z.string().optional() });
+
+const KubeconfigSchema = z.looseObject({
+    'current-context': z.string().optional(),
+    clusters: z.array(z.object({ name: z.string(), cluster: ClusterSchema })).default([]),
+    users: z.array(z.object({ name: z.string(), user: UserSchema.nullable().default({}) })).nullable().default([]),
+    contexts: z.array(z.object({ name: z.string(), context: ContextSchema })).default([]),
+  });
+
+/**
+ * Reads a kubeconfig file as kubectl does for the parts an auth service needs: the current (or given)
+ * context, its cluster (server, CA file or data, insecure-skip-tls-verify, tls-server-name) and user
+ * (token, tokenFile re-read per request, client certificate and key as files or data). Relative paths
+ * are relative to the kubeconfig's directory. exec and auth-provider plugins are not supported.
+ */
+export async function loadKubeconfig(path: string, options: { context?: string } = {}): Promise<KubeConnection> {
+  const text = await readText(path, 'kubeconfig');
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new KubeConfigError(`kubeconfig ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, err);
+  }
+  const parsed = KubeconfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new KubeConfigError(`kubeconfig ${path}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  const doc = parsed.data;
+  const contextName = options.context ?? doc['current-context'];
+  if (!contextName) throw new KubeConfigError(`kubeconfig ${path} has no current-context`);
+  const context = doc.contexts.find((c) => c.name === contextName)?.context;
+  if (!context) throw new KubeConfigError(`kubeconfig ${path} has no context "${contextName}"`);
+  const cluster = doc.clusters.find((c) => c.name === context.cluster)?.cluster;
+  if (!cluster) throw new KubeConfigError(`kubeconfig ${path}: context "${contextName}" names cluster "${context.cluster}", which is not in the file`);
+  const user = context.user === undefined ? {} : (doc.users ?? []).find((u) => u.name === context.user)?.user;
+  if (!user) throw new KubeConfigError(`kubeconfig ${path}: context "${contextName}" names user "${context.user}", which is not in the file`);
+  const source = `kubeconfig ${path} (context ${contextName})`;
+  if (user.exec !== undefined || user['auth-provider'] !== undefined) {
+    throw new KubeConfigError(`${source}: user "${context.user}" uses an exec or auth-provider plugin, which kube-join does not run; use a token, tokenFile or client certificate`);
+  }
+  if (cluster['proxy-url'] !== undefined) throw new KubeConfigError(`${source}: proxy-url is not supported`);
+  if (!cluster.server.startsWith('https://')) throw new KubeConfigError(`${source}: server ${cluster.server} must be https`);
+
+  const base = dirname(resolve(path));
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const fromData = (data: string) => Buffer.from(data, 'base64').toString('utf8');
+  const pemOf = async (data: string | undefined, file: string | undefined, what: string) =>
+    data !== undefined ? fromData(data) : file !== undefined ? readText(at(file), `${source}: ${what}`) : undefined;
+
+  const caPem = await pemOf(cluster['certificate-authority-data'], cluster['certificate-authority'], 'certificate-authority');
+  const clientCertPem = await pemOf(user['client-certificate-data'], user['client-certificate'], 'client-certificate');
+  const clientKeyPem = await pemOf(user['client-key-data'], user['client-key'], 'client-key');
+  if ((clientCertPem === undefined) !== (clientKeyPem === undefined)) throw new KubeConfigError(`${source}: a client certificate needs both a certificate and a key`);
+  let bearerToken: (() => Promise<string>) | undefined;
+  if (user.token !== undefined) {
+    const token = user.token;
+    bearerToken = async () => token;
+  } else if (user.tokenFile !== undefined) {
+    bearerToken = tokenFileReader(at(user.tokenFile), `${source}: tokenFile`);
+  }
+  return {
+    server: cluster.server.replace(/\/+$/, ''),
+    caPem,
+    insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true,
+    tlsServerName: cluster['tls-server-name'],
+    clientCertPem,
+    clientKeyPem,
+    bearerToken,
+    source,
+  };
+}
