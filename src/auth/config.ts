@@ -15,6 +15,11 @@ export const AUTH_OPTIONS: readonly OptionSpec[] = [
   { key: 'kubeTimeout', flag: 'kube-timeout', kind: 'duration', arg: '<duration>', default: '5s', help: 'timeout of one Kubernetes API request (TokenReview) and of one oidc discovery or JWKS fetch' },
   { key: 'oidcCaFile', flag: 'oidc-ca-file', kind: 'string', arg: '<file>', help: 'PEM CA bundle trusted, besides the system roots, for oidc issuers (e.g. the cluster\'s own CA)' },
   { key: 'oidcJwksCooldown', flag: 'oidc-jwks-cooldown', kind: 'duration', arg: '<duration>', default: '30s', help: 'after fetching an oidc issuer\'s keys, wait this long before an unknown key ID may fetch them again' },
+  { key: 'caKeyEncryptionKeyFile', flag: 'ca-key-encryption-key-file', kind: 'string', arg: '<file>', help: 'file with a 32-byte key (64 hex digits or base64) that encrypts the CA key at rest (AES-256-GCM, as a JWE)' },
+  { key: 'inventoryGrace', flag: 'inventory-grace', kind: 'duration', arg: '<duration>', default: '1h', help: 'how long a joined agent stays in the inventory after its certificate expired' },
+  { key: 'joinRatePerSource', flag: 'join-rate-per-source', kind: 'number', arg: '<per second>', default: 5, help: 'joins per second one client address may make (bursts of twice that); more get 429 with Retry-After' },
+  { key: 'joinRateGlobal', flag: 'join-rate-global', kind: 'number', arg: '<per second>', default: 500, help: 'joins per second the service accepts in all (bursts of twice that); more get 429 with Retry-After' },
+  { key: 'maxConcurrentReviews', flag: 'max-concurrent-reviews', kind: 'int', arg: '<n>', default: 32, help: 'in_cluster TokenReviews in flight at once; more get 503 kube_unavailable with Retry-After' },
   { key: 'logLevel', flag: 'log-level', kind: 'string', arg: '<level>', default: 'info', help: 'error, warn, info or debug' },
 ];
 
@@ -41,6 +46,10 @@ export interface ResolvedAuthConfig {
   maxCertTtlMs: number;
   sans: string[];
   logLevel: LogLevel;
+  caKeyEncryptionKeyFile: string | undefined;
+  inventoryGraceMs: number;
+  joinRate: { perSource: number; global: number };
+  maxConcurrentReviews: number;
   /** Filled by resolveAuthConfig; a hand-built config without it has no in_cluster validator. */
   kube?: KubeApiConfig;
   /** Filled by resolveAuthConfig; a hand-built config without it has no oidc validator. */
@@ -66,6 +75,12 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   if (kubeTimeoutMs < 100) throw new ConfigError('kubeTimeout', '--kube-timeout must be at least 100ms');
   const jwksCooldownMs = v.oidcJwksCooldown as number;
   const env = sources.env ?? {};
+  const perSource = v.joinRatePerSource as number;
+  const global = v.joinRateGlobal as number;
+  if (!(perSource > 0)) throw new ConfigError('joinRatePerSource', '--join-rate-per-source must be positive');
+  if (!(global > 0)) throw new ConfigError('joinRateGlobal', '--join-rate-global must be positive');
+  const maxConcurrentReviews = v.maxConcurrentReviews as number;
+  if (maxConcurrentReviews < 1) throw new ConfigError('maxConcurrentReviews', '--max-concurrent-reviews must be at least 1');
   return {
     listen: { host: (m[1] ?? m[2]) as string, port: Number(m[3]) },
     stateDir: v.stateDir as string,
@@ -74,6 +89,10 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
     maxCertTtlMs,
     sans: v.san as string[],
     logLevel,
+    caKeyEncryptionKeyFile: v.caKeyEncryptionKeyFile as string | undefined,
+    inventoryGraceMs: v.inventoryGrace as number,
+    joinRate: { perSource, global },
+    maxConcurrentReviews,
     kube: {
       kubeconfig: v.kubeconfig as string | undefined,
       inCluster: isInCluster(env) ? { host: env.KUBERNETES_SERVICE_HOST as string, port: env.KUBERNETES_SERVICE_PORT as string } : undefined,

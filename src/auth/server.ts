@@ -6,14 +6,16 @@ import {
   JOIN_PATH,
   JoinRequestSchema,
   MAX_JOIN_BODY_BYTES,
-  PROBLEM_CONTENT_TYPE,
-  type Problem,
 } from '../protocol/index.ts';
 import { KubeJoinError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { ProblemError } from './errors.ts';
+import { readBody, sendJson, sendProblem } from './http.ts';
 import { decideJoin, type JoinAudit, type JoinContext } from './join.ts';
 import type { AuthMetrics } from './metrics.ts';
+import { handleAdmin } from './admin-api.ts';
+import { agentKey, nextRecord } from './inventory.ts';
+import type { JoinRateLimiter } from './rate-limit.ts';
 
 export interface AuthServerOptions {
   host: string;
@@ -22,47 +24,16 @@ export interface AuthServerOptions {
   join: JoinContext;
   logger: Logger;
   metrics: AuthMetrics;
+  rateLimiter: JoinRateLimiter;
+  /** How long an agent stays in the inventory after its certificate expired. */
+  inventoryGraceMs: number;
+  /** Extra readiness checks besides storage (the Kubernetes API); each throws to say "not ready". */
+  readiness: readonly (() => Promise<void>)[];
 }
 
 export interface AuthServer {
   address: { host: string; port: number };
   close(): Promise<void>;
-}
-
-const TITLES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Content Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' };
-
-function sendProblem(res: ServerResponse, err: ProblemError): void {
-  const body: Problem = { type: `https://kube-join.dev/problems/${err.code}`, title: TITLES[err.status] ?? 'Error', status: err.status, detail: err.message, code: err.code };
-  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
-  if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
-  res.writeHead(err.status, headers);
-  res.end(JSON.stringify(body));
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
-/** Reads a body up to `limit` bytes; a larger one is refused without reading the rest. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) return reject(new ProblemError('bad_request', 413, `request body is larger than ${limit} bytes`));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new ProblemError('bad_request', 413, `request body is larger than ${limit} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 async function parseJoinRequest(req: IncomingMessage) {
@@ -92,14 +63,33 @@ async function parseJoinRequest(req: IncomingMessage) {
 export async function startAuthServer(options: AuthServerOptions): Promise<AuthServer> {
   const { logger, metrics } = options;
 
+  /** Best effort: the certificate is issued either way; an inventory failure is logged, not fatal. */
+  async function recordInventory(request: Awaited<ReturnType<typeof parseJoinRequest>>, response: Awaited<ReturnType<typeof decideJoin>>): Promise<void> {
+    const { storage, now } = options.join;
+    const id = response.identity;
+    const key = agentKey(id.namespace, id.hostId);
+    try {
+      const previous = await storage.getAgent(key);
+      const facts = { ...id, nodeName: request.nodeName, apps: request.apps ?? [], tokenName: request.tokenName, agentVersion: request.agentVersion, notAfter: new Date(response.notAfter) };
+      await storage.putAgent(key, nextRecord(previous, facts, now(), options.inventoryGraceMs));
+    } catch (err) {
+      logger.warn('inventory update failed', { agent: key, error: (err as Error).message });
+    }
+  }
+
   async function handleJoin(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     const audit: JoinAudit = { tokenName: '' };
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
+      const admission = options.rateLimiter.admit(req.socket.remoteAddress ?? 'unknown');
+      if (!admission.ok) {
+        throw new ProblemError('rate_limited', 429, 'too many joins; retry after the time in Retry-After', { retryAfterSeconds: Math.max(1, Math.ceil(admission.retryAfterMs / 1000)) });
+      }
       const request = await parseJoinRequest(req);
       audit.tokenName = request.tokenName;
       const response = await decideJoin(options.join, request, audit);
+      await recordInventory(request, response);
       sendJson(res, 200, response);
       metrics.joins.inc({ result: 'success', code: '' });
       metrics.joinDuration.observe({ result: 'success' }, seconds());
@@ -118,9 +108,20 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     }
   }
 
-  const server: Server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+  // Client certificates are asked for but not required: agents join without one; the admin API checks
+  // for an admin identity itself.
+  const server: Server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false, ca: options.join.ca.certPem }, (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] as string;
     const route = `${req.method} ${path}`;
+    if (path.startsWith('/v1/admin/')) {
+      handleAdmin(req, res, { storage: options.join.storage, now: options.join.now, logger }).catch((err: unknown) => {
+        const problem = err instanceof ProblemError ? err : new ProblemError('internal', 500, 'internal error; see the auth service log', { cause: err });
+        if (problem.status >= 500) logger.error('admin request failed', { route, error: (err as Error)?.message });
+        else logger.warn('admin request refused', { route, code: problem.code, reason: problem.message });
+        sendProblem(res, problem);
+      });
+      return;
+    }
     switch (route) {
       case `POST ${JOIN_PATH}`:
         void handleJoin(req, res);
@@ -133,9 +134,9 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         sendJson(res, 200, { status: 'ok' });
         return;
       case 'GET /readyz':
-        options.join.storage.ping().then(
+        Promise.all([options.join.storage.ping().catch((err: Error) => Promise.reject(new Error(`storage: ${err.message}`))), ...options.readiness.map((check) => check())]).then(
           () => sendJson(res, 200, { ready: true }),
-          (err: Error) => sendJson(res, 503, { ready: false, reason: `storage: ${err.message}` }),
+          (err: Error) => sendJson(res, 503, { ready: false, reason: err.message }),
         );
         return;
       case 'GET /metrics':

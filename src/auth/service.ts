@@ -4,6 +4,13 @@ import { ConfigError } from '../common/errors.ts';
 import { createKubeClient, loadInClusterConfig, loadKubeconfig, type KubeClient } from '../kube/index.ts';
 import { spkiPin } from '../common/crypto.ts';
 import { createCa, issueServingCert, loadCa, type CertificateAuthority } from './ca.ts';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../common/fs.ts';
+import { ensureAdminIdentity } from './admin-identity.ts';
+import { decryptCaKey, encryptCaKey, parseKeyEncryptionKey } from './ca-key-encryption.ts';
+import { isRecordLive } from './inventory.ts';
+import { createJoinRateLimiter } from './rate-limit.ts';
+import { limitConcurrency } from './validators/limit.ts';
 import type { ResolvedAuthConfig } from './config.ts';
 import { createAuthMetrics, type AuthMetrics } from './metrics.ts';
 import { startAuthServer, type AuthServer } from './server.ts';
@@ -49,11 +56,20 @@ async function kubeClientFor(config: ResolvedAuthConfig, logger: Logger): Promis
   return createKubeClient(connection, { timeoutMs: kube.timeoutMs });
 }
 
+/** The Kubernetes API answers /version (public to every client): in_cluster joins can be proven. */
+async function kubeReady(kube: KubeClient): Promise<void> {
+  try {
+    await kube.request('GET', '/version', { timeoutMs: 2000 });
+  } catch (err) {
+    throw new Error(`Kubernetes API ${kube.server}: ${(err as Error).message}`);
+  }
+}
+
 /** Validators by kubernetes type: static_jwks always, in_cluster and oidc when the config has their part. */
 async function validatorsFor(config: ResolvedAuthConfig, deps: AuthDeps, kube: KubeClient | undefined): Promise<ValidatorSet> {
   const now = () => new Date(deps.now());
   const validators: ValidatorSet = { static_jwks: createStaticJwksValidator({ audience: config.clusterName, now }) };
-  if (config.kube !== undefined) validators.in_cluster = createInClusterValidator({ audience: config.clusterName, client: kube, now: deps.now });
+  if (config.kube !== undefined) validators.in_cluster = limitConcurrency(createInClusterValidator({ audience: config.clusterName, client: kube, now: deps.now }), config.maxConcurrentReviews);
   if (config.oidc !== undefined) {
     let caPem: string | undefined;
     if (config.oidc.caFile !== undefined) {
@@ -68,18 +84,48 @@ async function validatorsFor(config: ResolvedAuthConfig, deps: AuthDeps, kube: K
   return { ...validators, ...deps.validators };
 }
 
+/** Name of the file in the state directory that tells local admin commands where the service listens. */
+export const ADDRESS_FILE = 'auth.addr';
+const INVENTORY_SWEEP_MS = 60_000;
+
+async function readKek(path: string | undefined): Promise<Uint8Array | undefined> {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('caKeyEncryptionKeyFile', `--ca-key-encryption-key-file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseKeyEncryptionKey(text, path);
+}
+
+/** Drops inventory entries past their grace period and publishes how many agents are left. */
+async function sweepInventory(storage: AuthStorage, metrics: AuthMetrics, now: number, logger: Logger): Promise<void> {
+  let live = 0;
+  for (const { key, record } of await storage.listAgents()) {
+    if (isRecordLive(record, now)) live++;
+    else await storage.deleteAgent(key);
+  }
+  metrics.agents.set(live);
+  logger.debug('inventory swept', { agents: live });
+}
+
 /** Opens storage, loads (or on first start creates) the CA, and serves. */
 export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDeps): Promise<AuthService> {
   const storage = await openFileStorage(config.stateDir, { serve: true, now: deps.now });
   let server: AuthServer | undefined;
   let kube: KubeClient | undefined;
   try {
+    const kek = await readKek(config.caKeyEncryptionKeyFile);
     let stored = await storage.getCa();
     if (stored === undefined) {
-      stored = await storage.createCa(await createCa(config.clusterName, deps.now()));
-      deps.logger.info('created a new CA', { stateDir: config.stateDir });
+      const fresh = await createCa(config.clusterName, deps.now());
+      stored = await storage.createCa(kek ? { ...fresh, keyPem: await encryptCaKey(fresh.keyPem, kek) } : fresh);
+      deps.logger.info('created a new CA', { stateDir: config.stateDir, keyEncrypted: kek !== undefined });
     }
-    const ca = await loadCa(stored);
+    const ca = await loadCa({ certPem: stored.certPem, keyPem: await decryptCaKey(stored.keyPem, kek) });
+    const admin = await ensureAdminIdentity(config.stateDir, ca, deps.now());
+    if (admin.created) deps.logger.info('wrote the admin identity', { dir: admin.dir });
     const tls = await issueServingCert(ca, config.sans, deps.now());
     const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true });
     kube = await kubeClientFor(config, deps.logger);
@@ -91,7 +137,21 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       logger: deps.logger,
       metrics,
       join: { storage, validators, ca, clusterName: config.clusterName, certTtlMs: config.certTtlMs, maxCertTtlMs: config.maxCertTtlMs, now: deps.now },
+      rateLimiter: createJoinRateLimiter({
+        perSource: { perSecond: config.joinRate.perSource, burst: 2 * config.joinRate.perSource },
+        global: { perSecond: config.joinRate.global, burst: 2 * config.joinRate.global },
+        now: deps.now,
+      }),
+      inventoryGraceMs: config.inventoryGraceMs,
+      readiness: kube ? [() => kubeReady(kube as KubeClient)] : [],
     });
+    const local = ['0.0.0.0', '::'].includes(server.address.host) ? '127.0.0.1' : server.address.host;
+    await writeFileAtomic(join(config.stateDir, ADDRESS_FILE), `${local.includes(':') ? `[${local}]` : local}:${server.address.port}\n`, 0o644);
+    await sweepInventory(storage, metrics, deps.now(), deps.logger);
+    const sweeper = setInterval(() => {
+      sweepInventory(storage, metrics, deps.now(), deps.logger).catch((err: Error) => deps.logger.warn('inventory sweep failed', { error: err.message }));
+    }, INVENTORY_SWEEP_MS);
+    sweeper.unref();
     const caPin = spkiPin(ca.cert);
     deps.logger.info('auth service listening', { addr: `${server.address.host}:${server.address.port}`, port: server.address.port, caPin, clusterName: config.clusterName });
     const running = server;
@@ -103,6 +163,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       storage,
       metrics,
       async close() {
+        clearInterval(sweeper);
         await running.close();
         runningKube?.close();
         await storage.close();

@@ -54,7 +54,7 @@ export function demoCommand(program: Command): void {
     .command('demo')
     .description('run auth service, a local ServiceAccount token issuer and one agent on loopback, and watch certificates appear and renew')
     .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)')
-    .option('--cert-ttl <duration>', 'lifetime of the demo certificates', '30s')
+    .option('--cert-ttl <duration>', 'lifetime of the demo certificates', '20s')
     .option('--keep', 'keep the temporary directory')
     .action(async (opts: { duration?: string; certTtl: string; keep?: boolean }) => {
       const durationMs = opts.duration === undefined ? undefined : parseDurationMs(opts.duration, '--duration');
@@ -117,6 +117,11 @@ export function demoCommand(program: Command): void {
               const [body, key] = text.split('\n__KEY__');
               say(seen === 1 ? '5. First credential set written:' : `   Renewal #${seen - 1}:`);
               say(`${body}\n`);
+              if (seen === 1) {
+                say('6. The auth service\'s inventory:\n   $ kube-join apps ls');
+                say((await runToCompletion(['apps', 'ls', '--state-dir', join(dir, 'auth')])).replace(/^/gm, '   '));
+                say('   Waiting for renewals (each with a new key); Ctrl-C stops.\n');
+              }
               previousKey = key;
             }
             const failed = agent.lines.filter((l) => l.msg === 'join attempt failed' || l.level === 'error').pop();

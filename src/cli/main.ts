@@ -5,6 +5,7 @@ import { KubeJoinError } from '../common/errors.ts';
 import { agentCommand } from './agent.ts';
 import { authCommand } from './auth.ts';
 import { tokenCommand } from './token.ts';
+import { appsCommand } from './apps.ts';
 import { demoCommand } from './demo.ts';
 
 const program = new Command('kube-join')
@@ -14,6 +15,7 @@ const program = new Command('kube-join')
 agentCommand(program);
 authCommand(program);
 tokenCommand(program);
+appsCommand(program);
 demoCommand(program);
 
 try {

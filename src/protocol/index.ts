@@ -15,3 +15,5 @@ export {
 export type { AppSpec, JoinRequest, JoinResponse, Identity, Problem } from './schemas.ts';
 export { spiffeIdFor, ROLES_EXTENSION_OID } from './identity.ts';
 export { AGENT_VERSION } from './version.ts';
+export { ADMIN_TOKENS_PATH, ADMIN_INVENTORY_PATH, ADMIN_EXTENSION_OID, AgentRecordSchema, InventorySchema, TokenSummarySchema, TokenListSchema } from './admin.ts';
+export type { AgentRecord, Inventory, TokenSummary } from './admin.ts';

@@ -72,7 +72,7 @@ describe('join end to end (auth and agent processes on loopback)', function () {
     assert.match(ls.stdout, /^old-token .* \(expired\)$/m);
     const missing = await kubeJoinRun(['token', 'get', 'nope', '--state-dir', auth.stateDir]);
     assert.equal(missing.code, 1);
-    assert.equal(missing.stderr, 'kube-join: provision token "nope" not found [ERR_TOKEN_NOT_FOUND]\n');
+    assert.equal(missing.stderr, 'kube-join: provision token "nope" not found [ERR_ADMIN_REQUEST]\n');
   });
 
   it('token create names the bad field of a malformed token and stores nothing', async () => {

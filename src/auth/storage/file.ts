@@ -1,5 +1,7 @@
 import { open, readFile, readdir, unlink, mkdir, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { AgentRecordSchema, type AgentRecord } from '../../protocol/index.ts';
 import { writeFileAtomic } from '../../common/fs.ts';
 import type { StoredCa } from '../ca.ts';
 import { StateLockedError, StorageError, TokenExistsError, TokenNotFoundError } from '../errors.ts';
@@ -9,6 +11,7 @@ import type { AuthStorage } from './types.ts';
 const CA_CERT = 'ca.crt';
 const CA_KEY = 'ca.key';
 const TOKENS = 'tokens';
+const AGENTS = 'agents';
 const LOCK = 'auth.lock';
 
 async function readOptional(path: string): Promise<string | undefined> {
@@ -60,9 +63,22 @@ async function acquireLock(dir: string): Promise<() => Promise<void>> {
  */
 export async function openFileStorage(dir: string, options: { serve: boolean; now: () => number }): Promise<AuthStorage> {
   await mkdir(join(dir, TOKENS), { recursive: true, mode: 0o700 });
+  await mkdir(join(dir, AGENTS), { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   const release = options.serve ? await acquireLock(dir) : async () => undefined;
   const tokenPath = (name: string) => join(dir, TOKENS, `${name}.yaml`);
+  // Agent keys hold "/" and user-chosen host IDs: hash them into safe file names, keep the key inside.
+  const agentPath = (key: string) => join(dir, AGENTS, `${createHash('sha256').update(key).digest('hex').slice(0, 40)}.json`);
+  const readAgentFile = async (path: string): Promise<{ key: string; record: AgentRecord } | undefined> => {
+    const text = await readOptional(path);
+    if (text === undefined) return undefined;
+    try {
+      const parsed = JSON.parse(text) as { key: string; record: unknown };
+      return { key: String(parsed.key), record: AgentRecordSchema.parse(parsed.record) };
+    } catch (err) {
+      throw new StorageError(`stored agent record ${path} is corrupt: ${(err as Error).message}`, err);
+    }
+  };
 
   const readToken = async (name: string): Promise<ProvisionToken | undefined> => {
     if (!isValidTokenName(name)) return undefined;
@@ -111,6 +127,22 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TokenNotFoundError(name);
         throw new StorageError(`deleting token ${name} failed: ${(err as Error).message}`, err);
       }
+    },
+    async getAgent(key) {
+      return (await readAgentFile(agentPath(key)))?.record;
+    },
+    async putAgent(key, record) {
+      await writeFileAtomic(agentPath(key), JSON.stringify({ key, record }), 0o600);
+    },
+    async listAgents() {
+      const files = (await readdir(join(dir, AGENTS))).filter((f) => f.endsWith('.json'));
+      const records = await Promise.all(files.map((f) => readAgentFile(join(dir, AGENTS, f)).catch(() => undefined)));
+      return records.filter((r): r is { key: string; record: AgentRecord } => r !== undefined);
+    },
+    async deleteAgent(key) {
+      await unlink(agentPath(key)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw new StorageError(`deleting agent record ${key} failed: ${err.message}`, err);
+      });
     },
     async ping() {
       await readdir(join(dir, TOKENS));

@@ -1,3 +1,4 @@
+import type { AgentRecord } from '../../protocol/index.ts';
 import type { StoredCa } from '../ca.ts';
 import type { ProvisionToken } from '../tokens.ts';
 
@@ -16,6 +17,11 @@ export interface AuthStorage {
   listTokens(): Promise<ProvisionToken[]>;
   /** Throws TokenNotFoundError when absent. */
   deleteToken(name: string): Promise<void>;
+  getAgent(key: string): Promise<AgentRecord | undefined>;
+  putAgent(key: string, record: AgentRecord): Promise<void>;
+  /** Every stored record, live or not (the caller filters and prunes). */
+  listAgents(): Promise<{ key: string; record: AgentRecord }[]>;
+  deleteAgent(key: string): Promise<void>;
   /** Cheap check that the backend answers, for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,96 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { ADMIN_INVENTORY_PATH, ADMIN_TOKENS_PATH, type AgentRecord, type TokenSummary } from '../protocol/index.ts';
+import type { Logger } from '../common/logger.ts';
+import { isAdminCertificate } from './admin-identity.ts';
+import { ProblemError, TokenExistsError, TokenNotFoundError, TokenSpecError } from './errors.ts';
+import { readBody, sendJson } from './http.ts';
+import { isRecordLive } from './inventory.ts';
+import type { AuthStorage } from './storage/types.ts';
+import { formatProvisionToken, isTokenExpired, parseProvisionToken } from './tokens.ts';
+
+const MAX_TOKEN_BODY_BYTES = 64 * 1024;
+
+export interface AdminContext {
+  storage: AuthStorage;
+  now: () => number;
+  logger: Logger;
+}
+
+/**
+ * Only an admin identity may call the admin API: a client certificate that chains to this service's CA
+ * (checked by TLS) and carries the admin extension. No certificate: 401; an agent's certificate: 403.
+ */
+function authorize(req: IncomingMessage): string {
+  const socket = req.socket as TLSSocket;
+  const peer = socket.getPeerCertificate?.();
+  if (!peer || !peer.raw) throw new ProblemError('unauthorized', 401, 'the admin API needs an admin client certificate (kube-join token ... finds it in the state directory, or give --identity)');
+  if (!socket.authorized) throw new ProblemError('unauthorized', 401, `the client certificate does not verify against this auth service's CA (${String(socket.authorizationError)})`);
+  const cn = String(peer.subject?.CN ?? '?');
+  if (!isAdminCertificate(new Uint8Array(peer.raw))) throw new ProblemError('forbidden', 403, `the client certificate "${cn}" is not an admin identity`);
+  return cn;
+}
+
+function summary(token: Awaited<ReturnType<AuthStorage['listTokens']>>[number], now: number): TokenSummary {
+  return {
+    name: token.metadata.name,
+    type: token.spec.kubernetes.type,
+    roles: token.spec.roles,
+    allow: token.spec.kubernetes.allow.map((a) => a.service_account),
+    expires: token.metadata.expires.toISOString(),
+    expired: isTokenExpired(token, now),
+  };
+}
+
+/**
+ * /v1/admin/tokens (GET list, POST YAML, GET/DELETE /NAME) and /v1/admin/inventory (GET). Every admin
+ * action is logged with the caller; token contents are not.
+ */
+export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: AdminContext): Promise<void> {
+  const caller = authorize(req);
+  const url = new URL(req.url ?? '/', 'https://admin');
+  const path = url.pathname;
+  const now = ctx.now();
+  if (path === ADMIN_INVENTORY_PATH && req.method === 'GET') {
+    const agents: AgentRecord[] = (await ctx.storage.listAgents()).map((e) => e.record).filter((r) => isRecordLive(r, now));
+    agents.sort((a, b) => `${a.namespace}/${a.hostId}`.localeCompare(`${b.namespace}/${b.hostId}`));
+    return sendJson(res, 200, { agents });
+  }
+  if (path === ADMIN_TOKENS_PATH && req.method === 'GET') {
+    return sendJson(res, 200, { tokens: (await ctx.storage.listTokens()).map((t) => summary(t, now)) });
+  }
+  if (path === ADMIN_TOKENS_PATH && req.method === 'POST') {
+    const text = (await readBody(req, MAX_TOKEN_BODY_BYTES)).toString('utf8');
+    try {
+      const token = parseProvisionToken(text, now);
+      await ctx.storage.putToken(token, { overwrite: url.searchParams.get('overwrite') === 'true' });
+      ctx.logger.info('admin: token created', { caller, tokenName: token.metadata.name, expires: token.metadata.expires.toISOString() });
+      return sendJson(res, 201, summary(token, now));
+    } catch (err) {
+      if (err instanceof TokenSpecError) throw new ProblemError('bad_request', 400, err.message, { cause: err });
+      if (err instanceof TokenExistsError) throw new ProblemError('conflict', 409, err.message, { cause: err });
+      throw err;
+    }
+  }
+  const name = path.startsWith(`${ADMIN_TOKENS_PATH}/`) ? decodeURIComponent(path.slice(ADMIN_TOKENS_PATH.length + 1)) : undefined;
+  if (name !== undefined && req.method === 'GET') {
+    const token = await ctx.storage.getToken(name);
+    if (!token) throw new ProblemError('not_found', 404, new TokenNotFoundError(name).message);
+    res.writeHead(200, { 'content-type': 'application/yaml' });
+    res.end(formatProvisionToken(token));
+    return;
+  }
+  if (name !== undefined && req.method === 'DELETE') {
+    try {
+      await ctx.storage.deleteToken(name);
+    } catch (err) {
+      if (err instanceof TokenNotFoundError) throw new ProblemError('not_found', 404, err.message, { cause: err });
+      throw err;
+    }
+    ctx.logger.info('admin: token deleted', { caller, tokenName: name });
+    res.writeHead(204);
+    res.end();
+    return;
+  }
+  throw new ProblemError('not_found', 404, `no admin endpoint ${req.method} ${path}`);
+}

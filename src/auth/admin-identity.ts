@@ -1,0 +1,74 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../common/fs.ts';
+import { subtle } from '../common/crypto.ts';
+import { privateKeyPem } from '../common/pem.ts';
+import {
+  AuthorityKeyIdentifierExtension,
+  BasicConstraintsExtension,
+  ExtendedKeyUsage,
+  ExtendedKeyUsageExtension,
+  Extension,
+  KeyUsageFlags,
+  KeyUsagesExtension,
+  X509Certificate,
+  X509CertificateGenerator,
+} from '../common/x509.ts';
+import { ADMIN_EXTENSION_OID } from '../protocol/index.ts';
+import type { CertificateAuthority } from './ca.ts';
+
+export const ADMIN_DIR = 'admin';
+const ADMIN_LIFETIME_MS = 365 * 24 * 3600 * 1000;
+
+/** Where the admin identity lives in a state directory: what `kube-join token ...` looks for. */
+export function adminIdentityPaths(dir: string): { key: string; cert: string; ca: string } {
+  return { key: join(dir, 'tls.key'), cert: join(dir, 'tls.crt'), ca: join(dir, 'ca.crt') };
+}
+
+/** Whether a (DER) client certificate is an admin identity. The TLS layer has already checked its chain. */
+export function isAdminCertificate(der: Uint8Array<ArrayBuffer>): boolean {
+  try {
+    return new X509Certificate(der).getExtension(ADMIN_EXTENSION_OID) !== null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes sure `<stateDir>/admin` holds a client identity for the admin API, signed by `ca` and valid for
+ * at least a month more; writes a new one otherwise (key 0600). Like tctl inside the auth pod, the
+ * token commands find it there with no flags.
+ */
+export async function ensureAdminIdentity(stateDir: string, ca: CertificateAuthority, now: number): Promise<{ dir: string; created: boolean }> {
+  const dir = join(stateDir, ADMIN_DIR);
+  const paths = adminIdentityPaths(dir);
+  try {
+    const existing = new X509Certificate(await readFile(paths.cert, 'utf8'));
+    const chained = existing.issuer === ca.cert.subject && (await existing.verify({ publicKey: ca.cert, signatureOnly: true }));
+    if (chained && existing.notAfter.getTime() - now > 30 * 24 * 3600 * 1000) return { dir, created: false };
+  } catch {
+    // Absent or unreadable: make a new one below.
+  }
+  const keys = await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+  const cert = await X509CertificateGenerator.create({
+    subject: [{ CN: ['kube-join-admin'] }, { O: ['kube-join'] }],
+    issuer: ca.cert.subjectName,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + ADMIN_LIFETIME_MS),
+    publicKey: keys.publicKey,
+    signingKey: ca.key,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
+    extensions: [
+      new BasicConstraintsExtension(false, undefined, true),
+      new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
+      new ExtendedKeyUsageExtension([ExtendedKeyUsage.clientAuth], false),
+      await AuthorityKeyIdentifierExtension.create(ca.cert),
+      new Extension(ADMIN_EXTENSION_OID, false, new Uint8Array([0x05, 0x00])),
+    ],
+  });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(paths.key, privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)), 0o600);
+  await writeFileAtomic(paths.cert, cert.toString('pem') + '\n', 0o644);
+  await writeFileAtomic(paths.ca, ca.certPem, 0o644);
+  return { dir, created: true };
+}

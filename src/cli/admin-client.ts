@@ -1,0 +1,118 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import got, { RequestError, type Response } from 'got';
+import { KubeJoinError } from '../common/errors.ts';
+import {
+  ADMIN_INVENTORY_PATH,
+  ADMIN_TOKENS_PATH,
+  InventorySchema,
+  ProblemSchema,
+  TokenListSchema,
+  TokenSummarySchema,
+  type AgentRecord,
+  type TokenSummary,
+} from '../protocol/index.ts';
+
+/** The state directory's defaults, as the auth service writes them (admin identity, listen address). */
+export const DEFAULT_STATE_DIR = '/var/lib/kube-join';
+
+export class AdminRequestError extends KubeJoinError<'ERR_ADMIN_REQUEST'> {
+  readonly status: number | undefined;
+  readonly reason: string | undefined;
+  constructor(message: string, status?: number, reason?: string, cause?: unknown) {
+    super('ERR_ADMIN_REQUEST', message, { cause });
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export interface AdminOptions {
+  authAddr?: string | undefined;
+  identity?: string | undefined;
+  stateDir?: string | undefined;
+}
+
+export interface AdminClient {
+  listTokens(): Promise<TokenSummary[]>;
+  getToken(name: string): Promise<string>;
+  createToken(yaml: string, overwrite: boolean): Promise<TokenSummary>;
+  deleteToken(name: string): Promise<void>;
+  inventory(): Promise<AgentRecord[]>;
+}
+
+async function readRequired(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new AdminRequestError(`${what} ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); inside the auth pod the state directory holds it, from outside give --auth-addr and --identity`, undefined, undefined, err);
+  }
+}
+
+/**
+ * Connects to the admin API with the admin identity, like tctl: inside the auth pod both the address
+ * (`auth.addr`) and the identity (`admin/`) are found in the state directory; from outside, give
+ * `--auth-addr` and `--identity DIR` (a copy of that admin folder).
+ */
+export async function connectAdmin(options: AdminOptions): Promise<AdminClient> {
+  const stateDir = options.stateDir ?? process.env.KUBE_JOIN_STATE_DIR ?? DEFAULT_STATE_DIR;
+  const addr = (options.authAddr ?? process.env.KUBE_JOIN_AUTH_ADDR ?? (await readRequired(join(stateDir, 'auth.addr'), 'auth service address file'))).trim();
+  const identity = options.identity ?? process.env.KUBE_JOIN_IDENTITY ?? join(stateDir, 'admin');
+  const [key, certificate, ca] = await Promise.all([
+    readRequired(join(identity, 'tls.key'), 'admin key'),
+    readRequired(join(identity, 'tls.crt'), 'admin certificate'),
+    readRequired(join(identity, 'ca.crt'), 'admin CA bundle'),
+  ]);
+  const base = `https://${addr}`;
+  const client = got.extend({
+    https: { key, certificate, certificateAuthority: ca },
+    timeout: { request: 15_000 },
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+  });
+
+  async function call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: string): Promise<Response<string>> {
+    let response: Response<string>;
+    try {
+      response = await client(`${base}${path}`, { method, ...(body !== undefined ? { body, headers: { 'content-type': 'application/yaml' } } : {}) });
+    } catch (err) {
+      throw new AdminRequestError(`auth service ${base} unreachable: ${err instanceof RequestError ? (err.code ?? err.message) : String(err)}`, undefined, undefined, err);
+    }
+    if (response.statusCode >= 400) {
+      let problem;
+      try {
+        problem = ProblemSchema.safeParse(JSON.parse(response.body));
+      } catch {
+        problem = undefined;
+      }
+      if (problem?.success) throw new AdminRequestError(problem.data.detail ?? problem.data.title, response.statusCode, problem.data.code);
+      throw new AdminRequestError(`auth service ${base} answered ${response.statusCode}`, response.statusCode);
+    }
+    return response;
+  }
+
+  const json = <T>(response: Response<string>, parse: (v: unknown) => T): T => {
+    try {
+      return parse(JSON.parse(response.body));
+    } catch (err) {
+      throw new AdminRequestError(`auth service ${base} answered something that is not the admin protocol`, response.statusCode, undefined, err);
+    }
+  };
+
+  return {
+    async listTokens() {
+      return json(await call('GET', ADMIN_TOKENS_PATH), (v) => TokenListSchema.parse(v).tokens);
+    },
+    async getToken(name) {
+      return (await call('GET', `${ADMIN_TOKENS_PATH}/${encodeURIComponent(name)}`)).body;
+    },
+    async createToken(yaml, overwrite) {
+      return json(await call('POST', `${ADMIN_TOKENS_PATH}${overwrite ? '?overwrite=true' : ''}`, yaml), (v) => TokenSummarySchema.parse(v));
+    },
+    async deleteToken(name) {
+      await call('DELETE', `${ADMIN_TOKENS_PATH}/${encodeURIComponent(name)}`);
+    },
+    async inventory() {
+      return json(await call('GET', ADMIN_INVENTORY_PATH), (v) => InventorySchema.parse(v).agents);
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import type { AgentRecord } from '../protocol/index.ts';
+import { ConfigError } from '../common/errors.ts';
+import type { AdminOptions } from './admin-client.ts';
+import { addAdminOptions } from './token.ts';
+import { formatTable } from './table.ts';
+
+/** One row per app a joined agent serves. */
+export interface AppRow {
+  name: string;
+  uri: string;
+  type: string;
+  labels: Record<string, string>;
+  hostId: string;
+  namespace: string;
+  serviceAccount: string;
+  podName?: string;
+  roles: string[];
+  lastJoin: string;
+  notAfter: string;
+}
+
+function typeOf(uri: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
+  if (scheme === 'http' || scheme === 'https') return 'HTTP';
+  return scheme ? scheme.toUpperCase() : 'UNKNOWN';
+}
+
+export function appRows(agents: readonly AgentRecord[]): AppRow[] {
+  return agents
+    .flatMap((a) =>
+      a.apps.map((app) => ({
+        name: app.name,
+        uri: app.uri,
+        type: typeOf(app.uri),
+        labels: { ...(app.labels ?? {}), 'kube-join/namespace': a.namespace, ...(a.nodeName ? { 'kube-join/node': a.nodeName } : {}) },
+        hostId: a.hostId,
+        namespace: a.namespace,
+        serviceAccount: a.serviceAccount,
+        ...(a.podName ? { podName: a.podName } : {}),
+        roles: a.roles,
+        lastJoin: a.lastJoin,
+        notAfter: a.notAfter,
+      })),
+    )
+    .sort((x, y) => x.name.localeCompare(y.name) || x.hostId.localeCompare(y.hostId));
+}
+
+export function appsCommand(program: Command): void {
+  const apps = program.command('apps').description('apps served by joined agents (from the auth service inventory)');
+  addAdminOptions(apps.command('ls').description('list apps, like tsh apps ls').option('--format <format>', 'text, json or yaml', 'text')).action(async (opts: AdminOptions & { format: string }) => {
+    if (!['text', 'json', 'yaml'].includes(opts.format)) throw new ConfigError('format', `--format must be text, json or yaml (got ${JSON.stringify(opts.format)})`);
+    const { connectAdmin } = await import('./admin-client.ts');
+    const rows = appRows(await (await connectAdmin(opts)).inventory());
+    if (opts.format === 'json') return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    if (opts.format === 'yaml') return void process.stdout.write(stringify(rows));
+    const table = rows.map((r) => [r.name, `${r.namespace}/${r.podName ?? r.hostId} (${r.roles.join(',')})`, r.type, r.uri, Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(',')]);
+    process.stdout.write(formatTable(['Application', 'Description', 'Type', 'Public Address', 'Labels'], table));
+  });
+}

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import got from 'got';
+import { createTokenIssuer, type TokenIssuer, type MintOptions } from '../../src/issuer/index.ts';
+import { kubeJoin, kubeJoinRun, startAuthProcess, tokenYaml, type AuthProcess } from '../support/kube-join.ts';
+
+const CLUSTER = 'admin-cluster';
+const POD: MintOptions = { namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', podName: 'app-1', audience: CLUSTER };
+
+describe('admin API, inventory and apps ls (auth process on loopback)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let issuer: TokenIssuer;
+  let auth: AuthProcess;
+  let ca: string;
+
+  const admin = (args: string[]) => kubeJoinRun([...args, '--state-dir', auth.stateDir]);
+  async function joinOnce(name: string, pod: MintOptions, extra: string[]) {
+    const tokenPath = join(dir, `token-${name}`);
+    await issuer.writeToken(tokenPath, pod);
+    return kubeJoinRun(['agent', '--once', '--auth-addr', auth.addr, '--ca-file', auth.caFile, '--token-name', 'kube-token', '--token-path', tokenPath, '--out-dir', join(dir, `out-${name}`), ...extra]);
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kj-admin-'));
+    issuer = await createTokenIssuer();
+    auth = await startAuthProcess(dir, { clusterName: CLUSTER });
+    ca = await readFile(auth.caFile, 'utf8');
+    await writeFile(join(dir, 'token.yaml'), tokenYaml({ name: 'kube-token', jwks: issuer.jwks() }));
+    assert.equal((await admin(['token', 'create', '-f', join(dir, 'token.yaml')])).code, 0);
+    const a = await joinOnce('a', POD, ['--host-id', 'app-1', '--app', 'grafana=http://localhost:3000', '--node-name', 'node-1', '--roles', 'App']);
+    assert.equal(a.code, 0, a.stderr);
+    const b = await joinOnce('b', { ...POD, podName: 'db-1' }, ['--host-id', 'db-1', '--app', 'postgres=tcp://localhost:5432']);
+    assert.equal(b.code, 0, b.stderr);
+  });
+  after(async () => {
+    await auth?.stop();
+    await issuer?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('apps ls lists the apps joined agents serve, like tsh apps ls', async () => {
+    const r = await admin(['apps', 'ls']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.match(lines[0] as string, /^Application +Description +Type +Public Address +Labels$/);
+    assert.match(r.stdout, /^grafana +teleport-agent\/app-1 \(App\) +HTTP +http:\/\/localhost:3000 +kube-join\/namespace=teleport-agent,kube-join\/node=node-1$/m);
+    assert.match(r.stdout, /^postgres +teleport-agent\/db-1 \(App,Db\) +TCP +tcp:\/\/localhost:5432 +kube-join\/namespace=teleport-agent$/m);
+  });
+
+  it('apps ls --format json gives the same rows as data', async () => {
+    const r = await admin(['apps', 'ls', '--format', 'json']);
+    const rows = JSON.parse(r.stdout) as { name: string; uri: string; hostId: string; serviceAccount: string; roles: string[] }[];
+    assert.deepEqual(rows.map((x) => [x.name, x.uri, x.hostId, x.serviceAccount, x.roles.join(',')]), [
+      ['grafana', 'http://localhost:3000', 'app-1', 'teleport-app-service', 'App'],
+      ['postgres', 'tcp://localhost:5432', 'db-1', 'teleport-app-service', 'App,Db'],
+    ]);
+    const bad = await admin(['apps', 'ls', '--format', 'xml']);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr, 'kube-join: --format must be text, json or yaml (got "xml") [ERR_CONFIG]\n');
+  });
+
+  it('refuses the admin API without a client certificate (401) and with an agent\'s certificate (403)', async () => {
+    const none = await got(`https://${auth.addr}/v1/admin/tokens`, { https: { certificateAuthority: ca }, throwHttpErrors: false });
+    assert.equal(none.statusCode, 401);
+    assert.equal(none.headers['content-type'], 'application/problem+json');
+    assert.equal((JSON.parse(none.body) as { code: string }).code, 'unauthorized');
+    const agentCert = { key: await readFile(join(dir, 'out-a', 'tls.key'), 'utf8'), certificate: await readFile(join(dir, 'out-a', 'tls.crt'), 'utf8') };
+    const asAgent = await got(`https://${auth.addr}/v1/admin/inventory`, { https: { certificateAuthority: ca, ...agentCert }, throwHttpErrors: false });
+    assert.equal(asAgent.statusCode, 403);
+    assert.deepEqual(JSON.parse(asAgent.body), { type: 'https://kube-join.dev/problems/forbidden', title: 'Forbidden', status: 403, detail: 'the client certificate "app-1" is not an admin identity', code: 'forbidden' });
+  });
+
+  it('works from outside the auth pod with --auth-addr and --identity', async () => {
+    const r = await kubeJoinRun(['token', 'ls', '--auth-addr', auth.addr, '--identity', join(auth.stateDir, 'admin'), '--state-dir', join(dir, 'nowhere')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^kube-token +static_jwks/m);
+    const missing = await kubeJoinRun(['token', 'ls', '--state-dir', join(dir, 'nowhere')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^kube-join: auth service address file .*nowhere\/auth\.addr cannot be read \(ENOENT\); inside the auth pod the state directory holds it, from outside give --auth-addr and --identity \[ERR_ADMIN_REQUEST\]\n$/);
+  });
+
+  it('token create refuses a duplicate (409) unless --force, and token rm deletes', async () => {
+    await writeFile(join(dir, 'tmp.yaml'), tokenYaml({ name: 'tmp-token', jwks: issuer.jwks() }));
+    assert.equal((await admin(['token', 'create', '-f', join(dir, 'tmp.yaml')])).code, 0);
+    const dup = await admin(['token', 'create', '-f', join(dir, 'tmp.yaml')]);
+    assert.equal(dup.code, 1);
+    assert.equal(dup.stderr, 'kube-join: provision token "tmp-token" already exists (remove it first, or pass --force) [ERR_ADMIN_REQUEST]\n');
+    assert.equal((await admin(['token', 'create', '-f', join(dir, 'tmp.yaml'), '--force'])).code, 0);
+    const rm1 = await admin(['token', 'rm', 'tmp-token']);
+    assert.equal(rm1.stdout.trim(), 'provision token "tmp-token" deleted');
+    const rm2 = await admin(['token', 'rm', 'tmp-token']);
+    assert.equal(rm2.stderr, 'kube-join: provision token "tmp-token" not found [ERR_ADMIN_REQUEST]\n');
+  });
+
+  it('token create refuses malformed YAML and unknown fields before connecting', async () => {
+    await writeFile(join(dir, 'bad.yaml'), 'kind: token\nversion: v2\nmetadata: {name: x}\nspec: {roles: [App], join_method: kubernetes, kubernetes: {allow: [{service_account: "a:b"}]}, colour: blue}\n');
+    const r = await admin(['token', 'create', '-f', join(dir, 'bad.yaml')]);
+    assert.equal(r.stderr, 'kube-join: spec: unknown field "colour" [ERR_TOKEN_SPEC]\n');
+    await writeFile(join(dir, 'broken.yaml'), 'kind: token\n  version: v2\n');
+    assert.match((await admin(['token', 'create', '-f', join(dir, 'broken.yaml')])).stderr, /^kube-join: malformed YAML: .+ \[ERR_TOKEN_SPEC\]\n$/);
+  });
+
+  it('reports ready, and counts joins and agents in its metrics', async () => {
+    assert.deepEqual(await got(`https://${auth.addr}/readyz`, { https: { certificateAuthority: ca } }).json(), { ready: true });
+    const metrics = await got(`https://${auth.addr}/metrics`, { https: { certificateAuthority: ca } }).text();
+    assert.match(metrics, /^kube_join_auth_joins_total\{result="success",code=""\} 2$/m);
+    assert.match(metrics, /^kube_join_auth_join_duration_seconds_count\{result="success"\} 2$/m);
+  });
+});
+
+describe('auth service limits and CA key encryption', function () {
+  this.timeout(60_000);
+  let dir: string;
+  const stops: (() => Promise<void>)[] = [];
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kj-limits-'));
+  });
+  afterEach(async () => {
+    for (const stop of stops.splice(0)) await stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers 429 rate_limited with Retry-After past the per-source rate', async () => {
+    const auth = await startAuthProcess(dir, { clusterName: 'limits', args: ['--join-rate-per-source', '0.5'] });
+    stops.push(auth.stop);
+    const ca = await readFile(auth.caFile, 'utf8');
+    const post = () => got.post(`https://${auth.addr}/v1/join`, { body: '{}', headers: { 'content-type': 'application/json' }, throwHttpErrors: false, https: { certificateAuthority: ca } });
+    assert.equal((await post()).statusCode, 400, 'the first request is admitted (and refused as malformed)');
+    const limited = await post();
+    assert.equal(limited.statusCode, 429);
+    assert.equal(limited.headers['retry-after'], '2');
+    assert.equal((JSON.parse(limited.body) as { code: string }).code, 'rate_limited');
+  });
+
+  it('keeps the CA key encrypted at rest with --ca-key-encryption-key-file, and needs that key to start', async () => {
+    await mkdir(join(dir, 'secret'));
+    await writeFile(join(dir, 'secret', 'kek'), 'ab'.repeat(32));
+    const first = await startAuthProcess(dir, { clusterName: 'kek', args: ['--ca-key-encryption-key-file', join(dir, 'secret', 'kek')] });
+    const pin = first.caPin;
+    await first.stop();
+    const atRest = await readFile(join(first.stateDir, 'ca.key'), 'utf8');
+    assert.match(atRest, /^eyJ/);
+    assert.ok(!atRest.includes('PRIVATE KEY'));
+    const without = kubeJoin(['auth', '--state-dir', first.stateDir, '--listen', '127.0.0.1:0', '--cluster-name', 'kek']);
+    assert.equal(await without.exited, 1);
+    assert.equal(without.stderr(), 'kube-join: the stored CA key is encrypted; give the key-encryption key (--ca-key-encryption-key-file) [ERR_CA_KEY_ENCRYPTION]\n');
+    const again = await startAuthProcess(dir, { clusterName: 'kek', args: ['--ca-key-encryption-key-file', join(dir, 'secret', 'kek')] });
+    stops.push(again.stop);
+    assert.equal(again.caPin, pin, 'the same CA after a restart');
+  });
+
+  it('refuses to serve a state directory another auth process serves', async () => {
+    const first = await startAuthProcess(dir, { clusterName: 'lock' });
+    stops.push(first.stop);
+    const second = kubeJoin(['auth', '--state-dir', first.stateDir, '--listen', '127.0.0.1:0', '--cluster-name', 'lock']);
+    assert.equal(await second.exited, 1);
+    assert.match(second.stderr(), /^kube-join: state directory is locked by running process \d+ \(.*auth\.lock\); only one auth process may serve a file state directory \[ERR_STATE_LOCKED\]\n$/);
+  });
+});
