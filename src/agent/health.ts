@@ -1,14 +1,10 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { listen, type Listening } from '../common/listen.ts';
 import type { HostPort } from './config.ts';
 import type { AgentStatus } from './agent.ts';
 
-export interface HealthServer {
-  /** The bound address (port resolved when 0 was asked for). */
-  address: HostPort;
-  close(): Promise<void>;
-}
+export type HealthServer = Listening;
 
 /**
  * `/livez`: the process and its loop are alive. `/readyz`: a valid set is on disk (503 with the reason
@@ -40,17 +36,5 @@ export async function startHealthServer(at: HostPort, status: () => AgentStatus,
     }
     json(404, { error: 'not found' });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(at.port, at.host, () => resolve());
-  });
-  const bound = server.address() as AddressInfo;
-  return {
-    address: { host: bound.address, port: bound.port },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, at.host, at.port);
 }

@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   CA_PATH,
   JOIN_PATH,
@@ -9,6 +8,7 @@ import {
 } from '../protocol/index.ts';
 import { KubeJoinError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { listen, type Listening } from '../common/listen.ts';
 import { ProblemError } from './errors.ts';
 import { readBody, sendJson, sendProblem } from './http.ts';
 import { decideJoin, type JoinAudit, type JoinContext } from './join.ts';
@@ -31,10 +31,7 @@ export interface AuthServerOptions {
   readiness: readonly (() => Promise<void>)[];
 }
 
-export interface AuthServer {
-  address: { host: string; port: number };
-  close(): Promise<void>;
-}
+export type AuthServer = Listening;
 
 async function parseJoinRequest(req: IncomingMessage) {
   if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
@@ -151,17 +148,5 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const bound = server.address() as AddressInfo;
-  return {
-    address: { host: bound.address, port: bound.port },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, options.host, options.port);
 }

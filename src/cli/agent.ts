@@ -6,8 +6,7 @@ import { addOptions, sourcesFrom } from './options.ts';
 export function agentCommand(program: Command): void {
   const cmd = program
     .command('agent')
-    .description('join the auth service with the pod\'s ServiceAccount token, write key, certificate and CA bundle atomically, and keep them renewed')
-    .option('--config <file>', 'YAML file of option keys (flags > KUBE_JOIN_* environment > config file > defaults)');
+    .description('join the auth service with the pod\'s ServiceAccount token, write key, certificate and CA bundle atomically, and keep them renewed');
   addOptions(cmd, AGENT_OPTIONS).action(async () => {
     const { resolveAgentConfig, createAgent, createAgentMetrics, startHealthServer, systemClock, systemRandom } = await import('../agent/index.ts');
     const { createLogger } = await import('../common/logger.ts');

@@ -5,8 +5,7 @@ import { addOptions, sourcesFrom } from './options.ts';
 export function authCommand(program: Command): void {
   const cmd = program
     .command('auth')
-    .description('run the auth service: holds the CA and provision tokens, proves joins against Kubernetes, issues certificates')
-    .option('--config <file>', 'YAML file of option keys (flags > KUBE_JOIN_* environment > config file > defaults)');
+    .description('run the auth service: holds the CA and provision tokens, proves joins against Kubernetes, issues certificates');
   addOptions(cmd, AUTH_OPTIONS).action(async () => {
     const { resolveAuthConfig, startAuthService } = await import('../auth/index.ts');
     const { createLogger } = await import('../common/logger.ts');

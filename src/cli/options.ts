@@ -14,10 +14,11 @@ function helpOf(spec: OptionSpec): string {
 }
 
 /**
- * Adds one flag per option of `table`. No commander defaults: `resolveOptions` applies them, so that a
- * flag the user did not type never hides an environment variable or config file value.
+ * Adds `--config` and one flag per option of `table`. No commander defaults: `resolveOptions` applies
+ * them, so that a flag the user did not type never hides an environment variable or config file value.
  */
 export function addOptions(command: Command, table: readonly OptionSpec[]): Command {
+  command.option('--config <file>', 'YAML file of option keys (flags > KUBE_JOIN_* environment > config file > defaults)');
   for (const spec of table) {
     const flags = spec.kind === 'bool' ? `--${spec.flag}` : `--${spec.flag} ${spec.arg ?? '<value>'}`;
     const option = new Option(flags, helpOf(spec));

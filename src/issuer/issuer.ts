@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint, type JSONWebKeySet, type CryptoKey as JoseKey } from 'jose';
 import { writeFileAtomic } from '../common/fs.ts';
+import { listen, type Listening } from '../common/listen.ts';
 
 /** The pod a token is bound to, as the kubelet's projected token names it. */
 export interface PodBinding {
@@ -59,6 +59,7 @@ export async function createTokenIssuer(options: { serve?: { host: string; port:
   const now = options.now ?? (() => Date.now());
   let keys: SigningKey[] = [await newKey()];
   let server: Server | undefined;
+  let listening: Listening | undefined;
   let issuerUrl = 'https://kubernetes.default.svc.cluster.local';
   const jwks = (): JSONWebKeySet => ({ keys: keys.map((k) => k.publicJwk) as JSONWebKeySet['keys'] });
 
@@ -73,10 +74,9 @@ export async function createTokenIssuer(options: { serve?: { host: string; port:
       res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body ?? { error: 'not found' }));
     });
-    const at = options.serve;
-    await new Promise<void>((resolve) => (server as Server).listen(at.port, at.host, resolve));
-    const bound = server.address() as AddressInfo;
-    issuerUrl = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+    listening = await listen(server, options.serve.host, options.serve.port);
+    const { host, port } = listening.address;
+    issuerUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
   const mint = async (m: MintOptions): Promise<string> => {
@@ -117,11 +117,8 @@ export async function createTokenIssuer(options: { serve?: { host: string; port:
     dropOldKeys() {
       keys = keys.slice(0, 1);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (!server) return resolve();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      await listening?.close();
+    },
   };
 }

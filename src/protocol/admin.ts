@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppSpecSchema } from './schemas.ts';
+import { AppSpecSchema, IdentitySchema } from './schemas.ts';
 
 /** Admin API paths; every one needs an admin client certificate (mutual TLS). */
 export const ADMIN_TOKENS_PATH = '/v1/admin/tokens';
@@ -12,15 +12,9 @@ export const ADMIN_INVENTORY_PATH = '/v1/admin/inventory';
 export const ADMIN_EXTENSION_OID = '1.3.9999.2.2';
 
 /** One joined agent, as the inventory keeps it and `apps ls` reads it. */
-export const AgentRecordSchema = z
-  .object({
-    hostId: z.string(),
-    namespace: z.string(),
-    serviceAccount: z.string(),
-    podName: z.string().optional(),
-    podUid: z.string().optional(),
+export const AgentRecordSchema = IdentitySchema.omit({ spiffeId: true })
+  .extend({
     nodeName: z.string().optional(),
-    roles: z.array(z.string()),
     apps: z.array(AppSpecSchema),
     tokenName: z.string(),
     agentVersion: z.string(),
