@@ -7,16 +7,17 @@ export function authCommand(program: Command): void {
     .command('auth')
     .description('run the auth service: holds the CA and provision tokens, proves joins against Kubernetes, issues certificates');
   addOptions(cmd, AUTH_OPTIONS).action(async () => {
+    // Handlers first: a SIGTERM while the service starts must still end in a clean stop, not a kill.
+    const stopped = new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
     const { resolveAuthConfig, startAuthService } = await import('../auth/index.ts');
     const { createLogger } = await import('../common/logger.ts');
     const config = resolveAuthConfig(await sourcesFrom(cmd, AUTH_OPTIONS));
     const logger = createLogger({ level: config.logLevel, component: 'auth' });
     const service = await startAuthService(config, { logger, now: () => Date.now() });
-    await new Promise<void>((resolve) => {
-      process.once('SIGTERM', resolve);
-      process.once('SIGINT', resolve);
-    });
-    logger.info('stopping');
+    logger.info('stopping', { signal: await stopped });
     await service.close();
   });
 }
