@@ -1,18 +1,20 @@
 import { ConfigError } from '../common/errors.ts';
 import { resolveOptions, type OptionSpec, type OptionSources } from '../common/options.ts';
 import type { LogLevel } from '../common/logger.ts';
-import { isInCluster } from '../kube/index.ts';
+import { isInCluster, IN_CLUSTER_DIR } from '../kube/index.ts';
 
 /** Every auth service option; the single home of its defaults. */
 export const AUTH_OPTIONS: readonly OptionSpec[] = [
   { key: 'listen', flag: 'listen', kind: 'string', arg: '<host:port>', default: '0.0.0.0:3025', help: 'address of the HTTPS join endpoint' },
-  { key: 'stateDir', flag: 'state-dir', kind: 'string', arg: '<dir>', default: '/var/lib/kube-join', help: 'state directory of the file storage (CA, tokens)' },
+  { key: 'stateDir', flag: 'state-dir', kind: 'string', arg: '<dir>', default: '/var/lib/kube-join', help: 'state directory: with file storage the CA, tokens and inventory; always the admin identity and auth.addr of this process' },
+  { key: 'storage', flag: 'storage', kind: 'string', arg: '<file|kubernetes>', default: 'file', help: 'where the CA, tokens and inventory live: file (the state directory, one process) or kubernetes (Secrets and Leases in --storage-namespace, several replicas)' },
+  { key: 'storageNamespace', flag: 'storage-namespace', kind: 'string', arg: '<namespace>', help: `namespace of the kubernetes storage (default: the pod's own, from ${IN_CLUSTER_DIR}/namespace); its ServiceAccount needs get, list, create, update, delete on secrets and leases there` },
   { key: 'clusterName', flag: 'cluster-name', kind: 'string', arg: '<name>', default: 'kube-join', help: 'cluster name: the audience ServiceAccount tokens must carry, and the SPIFFE trust domain' },
   { key: 'certTtl', flag: 'cert-ttl', kind: 'duration', arg: '<duration>', default: '1h', help: 'lifetime of issued certificates when the agent asks for none' },
   { key: 'maxCertTtl', flag: 'max-cert-ttl', kind: 'duration', arg: '<duration>', default: '24h', help: 'longest lifetime an agent may ask for' },
   { key: 'san', flag: 'san', kind: 'list', arg: '<name,...>', repeatable: true, default: ['localhost', '127.0.0.1', '::1'], help: 'DNS names and IPs of the serving certificate (repeatable)' },
-  { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', arg: '<file>', help: 'kubeconfig for the Kubernetes API that in_cluster tokens are reviewed by (default: the pod\'s in-cluster config); its user needs the ClusterRole system:auth-delegator' },
-  { key: 'kubeTimeout', flag: 'kube-timeout', kind: 'duration', arg: '<duration>', default: '5s', help: 'timeout of one Kubernetes API request (TokenReview) and of one oidc discovery or JWKS fetch' },
+  { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', arg: '<file>', help: 'kubeconfig for the Kubernetes API that in_cluster tokens are reviewed by and --storage kubernetes keeps its objects in (default: the pod\'s in-cluster config); its user needs the ClusterRole system:auth-delegator' },
+  { key: 'kubeTimeout', flag: 'kube-timeout', kind: 'duration', arg: '<duration>', default: '5s', help: 'timeout of one Kubernetes API request (TokenReview, kubernetes storage) and of one oidc discovery or JWKS fetch' },
   { key: 'oidcCaFile', flag: 'oidc-ca-file', kind: 'string', arg: '<file>', help: 'PEM CA bundle trusted, besides the system roots, for oidc issuers (e.g. the cluster\'s own CA)' },
   { key: 'oidcJwksCooldown', flag: 'oidc-jwks-cooldown', kind: 'duration', arg: '<duration>', default: '30s', help: 'after fetching an oidc issuer\'s keys, wait this long before an unknown key ID may fetch them again' },
   { key: 'caKeyEncryptionKeyFile', flag: 'ca-key-encryption-key-file', kind: 'string', arg: '<file>', help: 'file with a 32-byte key (64 hex digits or base64) that encrypts the CA key at rest (AES-256-GCM, as a JWE)' },
@@ -32,6 +34,12 @@ export interface KubeApiConfig {
   timeoutMs: number;
 }
 
+/**
+ * Where the CA, tokens and inventory live. `namespace` undefined (kubernetes): the pod's own, read from
+ * the in-cluster namespace file at start.
+ */
+export type StorageConfig = { type: 'file' } | { type: 'kubernetes'; namespace: string | undefined };
+
 export interface OidcConfig {
   caFile: string | undefined;
   timeoutMs: number;
@@ -50,6 +58,8 @@ export interface ResolvedAuthConfig {
   inventoryGraceMs: number;
   joinRate: { perSource: number; global: number };
   maxConcurrentReviews: number;
+  /** Filled by resolveAuthConfig; a hand-built config without it uses the file storage. */
+  storage?: StorageConfig;
   /** Filled by resolveAuthConfig; a hand-built config without it has no in_cluster validator. */
   kube?: KubeApiConfig;
   /** Filled by resolveAuthConfig; a hand-built config without it has no oidc validator. */
@@ -57,6 +67,16 @@ export interface ResolvedAuthConfig {
 }
 
 const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function resolveStorage(type: string, namespace: string | undefined, kubeAccess: boolean, inCluster: boolean): StorageConfig {
+  if (type === 'file') return { type };
+  if (type !== 'kubernetes') throw new ConfigError('storage', `--storage must be file or kubernetes (got ${JSON.stringify(type)})`);
+  if (namespace !== undefined && !NAMESPACE.test(namespace)) throw new ConfigError('storageNamespace', `--storage-namespace must be a namespace name (a DNS-1123 label; got ${JSON.stringify(namespace)})`);
+  if (!kubeAccess) throw new ConfigError('storage', '--storage kubernetes needs the Kubernetes API: run in a pod or give --kubeconfig');
+  if (namespace === undefined && !inCluster) throw new ConfigError('storageNamespace', '--storage kubernetes needs --storage-namespace when not running in a pod');
+  return { type, namespace };
+}
 
 export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const v = resolveOptions(AUTH_OPTIONS, sources);
@@ -81,6 +101,8 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   if (!(global > 0)) throw new ConfigError('joinRateGlobal', '--join-rate-global must be positive');
   const maxConcurrentReviews = v.maxConcurrentReviews as number;
   if (maxConcurrentReviews < 1) throw new ConfigError('maxConcurrentReviews', '--max-concurrent-reviews must be at least 1');
+  const inCluster = isInCluster(env);
+  const storage = resolveStorage(v.storage as string, v.storageNamespace as string | undefined, v.kubeconfig !== undefined || inCluster, inCluster);
   return {
     listen: { host: (m[1] ?? m[2]) as string, port: Number(m[3]) },
     stateDir: v.stateDir as string,
@@ -93,9 +115,10 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
     inventoryGraceMs: v.inventoryGrace as number,
     joinRate: { perSource, global },
     maxConcurrentReviews,
+    storage,
     kube: {
       kubeconfig: v.kubeconfig as string | undefined,
-      inCluster: isInCluster(env) ? { host: env.KUBERNETES_SERVICE_HOST as string, port: env.KUBERNETES_SERVICE_PORT as string } : undefined,
+      inCluster: inCluster ? { host: env.KUBERNETES_SERVICE_HOST as string, port: env.KUBERNETES_SERVICE_PORT as string } : undefined,
       timeoutMs: kubeTimeoutMs,
     },
     oidc: { caFile: v.oidcCaFile as string | undefined, timeoutMs: kubeTimeoutMs, jwksCooldownMs },

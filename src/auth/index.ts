@@ -1,7 +1,7 @@
 export { startAuthService } from './service.ts';
 export type { AuthService, AuthDeps } from './service.ts';
 export { AUTH_OPTIONS, resolveAuthConfig } from './config.ts';
-export type { ResolvedAuthConfig, KubeApiConfig, OidcConfig } from './config.ts';
+export type { ResolvedAuthConfig, KubeApiConfig, OidcConfig, StorageConfig } from './config.ts';
 export { parseProvisionToken, formatProvisionToken, isTokenExpired, isValidTokenName, DEFAULT_TOKEN_TTL_MS, KUBERNETES_TYPES } from './tokens.ts';
 export type { ProvisionToken, KubernetesJoinType } from './tokens.ts';
 export { isServiceAccountAllowed, grantRoles, parseServiceAccountUsername } from './allow.ts';
@@ -10,6 +10,8 @@ export type { StoredCa, CertificateAuthority, LeafRequest } from './ca.ts';
 export { decideJoin } from './join.ts';
 export type { JoinContext, JoinAudit } from './join.ts';
 export { openFileStorage } from './storage/file.ts';
+export { openKubernetesStorage, tokenObjectName, agentObjectName } from './storage/kubernetes.ts';
+export type { KubernetesStorageOptions } from './storage/kubernetes.ts';
 export type { AuthStorage } from './storage/types.ts';
 export { createStaticJwksValidator } from './validators/static-jwks.ts';
 export { createInClusterValidator, AUTH_DELEGATOR_ROLE } from './validators/in-cluster.ts';

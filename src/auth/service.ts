@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { Logger } from '../common/logger.ts';
 import { ConfigError } from '../common/errors.ts';
-import { createKubeClient, loadInClusterConfig, loadKubeconfig, type KubeClient } from '../kube/index.ts';
+import { createKubeClient, loadInClusterConfig, loadKubeconfig, IN_CLUSTER_DIR, type KubeClient, type KubeConnection } from '../kube/index.ts';
 import { spkiPin } from '../common/crypto.ts';
 import { createCa, issueServingCert, loadCa, type CertificateAuthority } from './ca.ts';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import type { ResolvedAuthConfig } from './config.ts';
 import { createAuthMetrics, type AuthMetrics } from './metrics.ts';
 import { startAuthServer, type AuthServer } from './server.ts';
 import { openFileStorage } from './storage/file.ts';
+import { openKubernetesStorage } from './storage/kubernetes.ts';
 import type { AuthStorage } from './storage/types.ts';
 import { createStaticJwksValidator } from './validators/static-jwks.ts';
 import { createInClusterValidator } from './validators/in-cluster.ts';
@@ -39,21 +40,58 @@ export interface AuthDeps {
   processMetrics?: boolean;
 }
 
-/** The Kubernetes API client for in_cluster TokenReviews: --kubeconfig, else the pod's own config, else none. */
-async function kubeClientFor(config: ResolvedAuthConfig, logger: Logger): Promise<KubeClient | undefined> {
+/** The Kubernetes API connection (TokenReviews, kubernetes storage): --kubeconfig, else the pod's own config, else none. */
+async function kubeConnectionFor(config: ResolvedAuthConfig): Promise<KubeConnection | undefined> {
   const kube = config.kube;
   if (kube === undefined) return undefined;
-  const connection = kube.kubeconfig !== undefined
+  return kube.kubeconfig !== undefined
     ? await loadKubeconfig(kube.kubeconfig)
     : kube.inCluster !== undefined
       ? await loadInClusterConfig({ env: { KUBERNETES_SERVICE_HOST: kube.inCluster.host, KUBERNETES_SERVICE_PORT: kube.inCluster.port } })
       : undefined;
+}
+
+/** The Kubernetes API client for in_cluster TokenReviews, when there is a connection. */
+function kubeClientFor(config: ResolvedAuthConfig, connection: KubeConnection | undefined, logger: Logger): KubeClient | undefined {
+  if (config.kube === undefined) return undefined;
   if (connection === undefined) {
     logger.info('no Kubernetes API access (not in a pod, no --kubeconfig): in_cluster tokens will be refused');
     return undefined;
   }
   logger.info('Kubernetes API for in_cluster TokenReviews', { server: connection.server, source: connection.source });
-  return createKubeClient(connection, { timeoutMs: kube.timeoutMs });
+  return createKubeClient(connection, { timeoutMs: config.kube.timeoutMs });
+}
+
+/** The pod's namespace, as the kubelet mounts it beside the ServiceAccount token. */
+async function podNamespace(): Promise<string> {
+  const path = join(IN_CLUSTER_DIR, 'namespace');
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (err) {
+    throw new ConfigError('storageNamespace', `the pod's namespace cannot be read from ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give --storage-namespace`);
+  }
+}
+
+/**
+ * The configured backend: file (the state directory, locked so one process serves it) or kubernetes
+ * (objects in the namespace, through its own client on the same connection; several replicas).
+ */
+async function openStorage(config: ResolvedAuthConfig, deps: AuthDeps, connection: KubeConnection | undefined): Promise<AuthStorage> {
+  const storage = config.storage ?? { type: 'file' };
+  if (storage.type === 'file') return openFileStorage(config.stateDir, { serve: true, now: deps.now });
+  if (connection === undefined) throw new ConfigError('storage', '--storage kubernetes needs the Kubernetes API: run in a pod or give --kubeconfig');
+  const namespace = storage.namespace ?? (await podNamespace());
+  // The state directory still holds this replica's admin identity and auth.addr.
+  await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  const client = createKubeClient(connection, { timeoutMs: config.kube?.timeoutMs ?? 5000 });
+  try {
+    const opened = await openKubernetesStorage({ client, namespace, now: deps.now });
+    deps.logger.info('storage: Kubernetes objects', { namespace, server: connection.server, source: connection.source });
+    return opened;
+  } catch (err) {
+    client.close();
+    throw err;
+  }
 }
 
 /** The Kubernetes API answers /version (public to every client): in_cluster joins can be proven. */
@@ -112,7 +150,8 @@ async function sweepInventory(storage: AuthStorage, metrics: AuthMetrics, now: n
 
 /** Opens storage, loads (or on first start creates) the CA, and serves. */
 export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDeps): Promise<AuthService> {
-  const storage = await openFileStorage(config.stateDir, { serve: true, now: deps.now });
+  const connection = await kubeConnectionFor(config);
+  const storage = await openStorage(config, deps, connection);
   let server: AuthServer | undefined;
   let kube: KubeClient | undefined;
   try {
@@ -121,14 +160,15 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     if (stored === undefined) {
       const fresh = await createCa(config.clusterName, deps.now());
       stored = await storage.createCa(kek ? { ...fresh, keyPem: await encryptCaKey(fresh.keyPem, kek) } : fresh);
-      deps.logger.info('created a new CA', { stateDir: config.stateDir, keyEncrypted: kek !== undefined });
+      if (stored.certPem === fresh.certPem) deps.logger.info('created a new CA', { stateDir: config.stateDir, storage: config.storage?.type ?? 'file', keyEncrypted: kek !== undefined });
+      else deps.logger.info('another replica created the CA first: using it', { storage: config.storage?.type ?? 'file' });
     }
     const ca = await loadCa({ certPem: stored.certPem, keyPem: await decryptCaKey(stored.keyPem, kek) });
     const admin = await ensureAdminIdentity(config.stateDir, ca, deps.now());
     if (admin.created) deps.logger.info('wrote the admin identity', { dir: admin.dir });
     const tls = await issueServingCert(ca, config.sans, deps.now());
     const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true });
-    kube = await kubeClientFor(config, deps.logger);
+    kube = kubeClientFor(config, connection, deps.logger);
     const validators = await validatorsFor(config, deps, kube);
     server = await startAuthServer({
       host: config.listen.host,

@@ -10,10 +10,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, writeFile, mkdir, chmod } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import got from 'got';
 import { stringify as toYaml } from 'yaml';
@@ -32,8 +32,9 @@ import {
 import { subtle } from '../../src/common/crypto.ts';
 import { privateKeyPem } from '../../src/common/pem.ts';
 import { createKubeClient, loadKubeconfig, KubeApiError, type KubeClient } from '../../src/kube/index.ts';
+import { K8S_BIN_DIR, k8sBinary } from '../support/k8s-bin.ts';
 
-export const K8S_BIN_DIR = process.env.KUBE_JOIN_K8S_BIN ?? join(homedir(), '.cache', 'kube-join', 'k8s', 'bin');
+export { K8S_BIN_DIR, k8sBinary };
 
 const READY_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 10_000;
@@ -41,19 +42,16 @@ const POLL_MS = 200;
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
 
-/** Absolute path of a Kubernetes binary; throws (never skips) when it is not built. */
-export function k8sBinary(name: 'kube-apiserver' | 'etcd' | 'kubectl' | 'helm'): string {
-  const path = join(K8S_BIN_DIR, name);
-  if (!existsSync(path)) {
-    throw new Error(`${name} not found at ${path}: build the Kubernetes test binaries with scripts/k8s-tools (or point KUBE_JOIN_K8S_BIN at a directory holding kube-apiserver, etcd, kubectl and helm)`);
-  }
-  return path;
-}
-
 export interface PodRef {
   namespace: string;
   name: string;
   uid: string;
+}
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
 }
 
 export interface KubeCluster {
@@ -78,6 +76,10 @@ export interface KubeCluster {
   /** TokenRequest for a ServiceAccount: bound to `pod` when given, else unbound. */
   requestToken(namespace: string, serviceAccount: string, options: { audiences: string[]; pod?: PodRef; expirationSeconds?: number }): Promise<string>;
   createClusterRoleBinding(name: string, clusterRole: string, subjects: { kind: 'ServiceAccount' | 'Group' | 'User'; name: string; namespace?: string }[]): Promise<void>;
+  /** A namespaced Role (409 AlreadyExists counts as done). */
+  createRole(namespace: string, name: string, rules: PolicyRule[]): Promise<void>;
+  /** Binds a Role of `namespace` to ServiceAccounts (409 AlreadyExists counts as done). */
+  createRoleBinding(namespace: string, name: string, role: string, serviceAccounts: { namespace: string; name: string }[]): Promise<void>;
   /** Writes a kubeconfig that uses `token` (e.g. a ServiceAccount's) against this cluster. */
   writeKubeconfig(path: string, token: string): Promise<void>;
   /**
@@ -426,6 +428,16 @@ export async function startKubeCluster(): Promise<KubeCluster> {
         return res.status.token;
       },
       createClusterRoleBinding,
+      createRole: (namespace, name, rules) =>
+        create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/roles`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name }, rules }),
+      createRoleBinding: (namespace, name, role, serviceAccounts) =>
+        create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role },
+          subjects: serviceAccounts.map((sa) => ({ kind: 'ServiceAccount', name: sa.name, namespace: sa.namespace })),
+        }),
       async writeKubeconfig(path, token) {
         await writeFile(
           path,
@@ -455,4 +467,25 @@ export async function startKubeCluster(): Promise<KubeCluster> {
     await stopAll();
     throw err;
   }
+}
+
+let shared: Promise<KubeCluster> | undefined;
+
+/**
+ * One cluster for every test file of this mocha run that asks for it: started on the first call,
+ * stopped by a root `after` hook (registered when this module loads under mocha). Files that share it
+ * keep to their own namespaces.
+ */
+export function sharedKubeCluster(): Promise<KubeCluster> {
+  shared ??= startKubeCluster();
+  return shared;
+}
+
+if (typeof after === 'function') {
+  after(async function () {
+    this.timeout(60_000);
+    const cluster = await shared?.catch(() => undefined);
+    shared = undefined;
+    await cluster?.stop();
+  });
 }
