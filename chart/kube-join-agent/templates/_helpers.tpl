@@ -1,0 +1,259 @@
+{{/* Name of the chart, or nameOverride. */}}
+{{- define "kube-join-agent.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Release full name: the release name, with the chart name appended unless already in it. */}}
+{{- define "kube-join-agent.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kube-join-agent.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kube-join-agent.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kube-join-agent.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "kube-join-agent.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "kube-join-agent.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "kube-join-agent.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kube-join-agent.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{/* Where the auth CA bundle is mounted when caFile is set. */}}
+{{- define "kube-join-agent.caDir" -}}/etc/kube-join/ca{{- end -}}
+
+{{/*
+The agent's arguments, one flag per value: `kube-join agent --auth-addr ... --token-name ...`.
+Unset values pass no flag, so the agent's own defaults apply.
+*/}}
+{{- define "kube-join-agent.args" -}}
+{{- $v := .Values -}}
+{{- $args := list "agent" "--auth-addr" $v.proxyAddr "--token-name" $v.joinParams.tokenName -}}
+{{- if $v.caPin -}}
+{{- $args = concat $args (list "--ca-pin" $v.caPin) -}}
+{{- else if $v.caFile -}}
+{{- $args = concat $args (list "--ca-file" (printf "%s/%s" (include "kube-join-agent.caDir" .) $v.caFile.key)) -}}
+{{- end -}}
+{{- $args = concat $args (list "--out-dir" $v.outDir) -}}
+{{- if eq $v.mode "sidecar" -}}
+{{- $args = concat $args (list "--health-addr" (printf "0.0.0.0:%d" (int $v.healthPort))) -}}
+{{- end -}}
+{{- $group := $v.group -}}
+{{- if and (kindIs "invalid" $group) $v.podSecurityContext -}}
+{{- $group = $v.podSecurityContext.fsGroup -}}
+{{- end -}}
+{{- if not (kindIs "invalid" $group) -}}
+{{- $args = concat $args (list "--group" (printf "%d" (int64 $group))) -}}
+{{- end -}}
+{{- $roles := $v.roles -}}
+{{- if kindIs "slice" $roles -}}
+{{- $roles = join "," $roles -}}
+{{- end -}}
+{{- if $roles -}}
+{{- $args = concat $args (list "--roles" $roles) -}}
+{{- end -}}
+{{- range $v.apps -}}
+{{- $args = concat $args (list "--app" (printf "%s=%s" .name .uri)) -}}
+{{- end -}}
+{{- with $v.renewal -}}
+{{- if hasKey . "fraction" -}}
+{{- $args = concat $args (list "--renew-fraction" (toString .fraction)) -}}
+{{- end -}}
+{{- if hasKey . "jitter" -}}
+{{- $args = concat $args (list "--renew-jitter" (toString .jitter)) -}}
+{{- end -}}
+{{- if hasKey . "renewBefore" -}}
+{{- $args = concat $args (list "--renew-before" .renewBefore) -}}
+{{- end -}}
+{{- end -}}
+{{- if $v.ttl -}}
+{{- $args = concat $args (list "--ttl" $v.ttl) -}}
+{{- end -}}
+{{- if $v.logLevel -}}
+{{- $args = concat $args (list "--log-level" $v.logLevel) -}}
+{{- end -}}
+{{- if eq $v.mode "init" -}}
+{{- $args = append $args "--once" -}}
+{{- if $v.onceTimeout -}}
+{{- $args = concat $args (list "--once-timeout" $v.onceTimeout) -}}
+{{- end -}}
+{{- end -}}
+{{- $args = concat $args $v.extraArgs -}}
+{{- toYaml $args -}}
+{{- end -}}
+
+{{/* The kube-join container (as a native sidecar or a plain init container). */}}
+{{- define "kube-join-agent.agentContainer" -}}
+- name: kube-join
+  image: {{ include "kube-join-agent.image" . | quote }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  {{- if eq .Values.mode "sidecar" }}
+  # A native sidecar: started before the app, kept running beside it, stopped after it.
+  restartPolicy: Always
+  {{- end }}
+  args:
+    {{- include "kube-join-agent.args" . | nindent 4 }}
+  env:
+    - name: NODE_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: spec.nodeName
+  {{- if eq .Values.mode "sidecar" }}
+  ports:
+    - name: health
+      containerPort: {{ .Values.healthPort }}
+      protocol: TCP
+  # The app starts only once this passes: /readyz answers 200 when a valid set is on disk.
+  startupProbe:
+    httpGet:
+      path: /readyz
+      port: health
+    periodSeconds: 1
+    failureThreshold: 300
+  livenessProbe:
+    httpGet:
+      path: /livez
+      port: health
+    periodSeconds: 10
+    failureThreshold: 3
+  readinessProbe:
+    httpGet:
+      path: /readyz
+      port: health
+    periodSeconds: 10
+    failureThreshold: 3
+  {{- end }}
+  volumeMounts:
+    - name: kube-join-token
+      mountPath: /var/run/secrets/tokens
+      readOnly: true
+    - name: kube-join-certs
+      mountPath: {{ .Values.outDir }}
+    - name: tmp
+      mountPath: /tmp
+    {{- if .Values.caFile }}
+    - name: kube-join-ca
+      mountPath: {{ include "kube-join-agent.caDir" . }}
+      readOnly: true
+    {{- end }}
+  {{- with .Values.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.securityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/* The pod spec shared by the Deployment and the Job. */}}
+{{- define "kube-join-agent.podSpec" -}}
+serviceAccountName: {{ include "kube-join-agent.serviceAccountName" . }}
+# The projected, audience-bound token below is the only one the pod needs.
+automountServiceAccountToken: false
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.podSecurityContext }}
+securityContext:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if eq .Values.kind "Job" }}
+restartPolicy: {{ .Values.job.restartPolicy }}
+{{- end }}
+initContainers:
+  {{- include "kube-join-agent.agentContainer" . | nindent 2 }}
+containers:
+  - name: {{ .Values.app.name }}
+    image: {{ printf "%s:%s" .Values.app.image.repository (default "latest" .Values.app.image.tag) | quote }}
+    imagePullPolicy: {{ default "IfNotPresent" .Values.app.image.pullPolicy }}
+    {{- with .Values.app.command }}
+    command:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with .Values.app.args }}
+    args:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with .Values.app.ports }}
+    ports:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with .Values.app.env }}
+    env:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    volumeMounts:
+      - name: kube-join-certs
+        mountPath: {{ .Values.outDir }}
+        readOnly: true
+    {{- with .Values.app.resources }}
+    resources:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with .Values.app.securityContext }}
+    securityContext:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+volumes:
+  - name: kube-join-token
+    projected:
+      sources:
+        - serviceAccountToken:
+            audience: {{ .Values.clusterName | quote }}
+            expirationSeconds: {{ .Values.tokenExpirationSeconds }}
+            path: kube-join
+  - name: kube-join-certs
+    emptyDir:
+      medium: Memory
+      sizeLimit: 1Mi
+  - name: tmp
+    emptyDir:
+      sizeLimit: 16Mi
+  {{- with .Values.caFile }}
+  - name: kube-join-ca
+    {{- if .configMap }}
+    configMap:
+      name: {{ .configMap }}
+      items:
+        - key: {{ .key }}
+          path: {{ .key }}
+    {{- else }}
+    secret:
+      secretName: {{ .secret }}
+      items:
+        - key: {{ .key }}
+          path: {{ .key }}
+    {{- end }}
+  {{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
