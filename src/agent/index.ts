@@ -1,6 +1,7 @@
 export { createAgent, AGENT_CHANNELS } from './agent.ts';
 export type { Agent, AgentDeps, AgentStatus, ParkedEvent, WrittenEvent, FailedEvent } from './agent.ts';
-export { AGENT_OPTIONS, resolveAgentConfig, PROJECTED_TOKEN_PATH, LEGACY_TOKEN_PATH } from './config.ts';
+export { resolveAgentConfig } from './config.ts';
+export { AGENT_OPTIONS, PROJECTED_TOKEN_PATH, LEGACY_TOKEN_PATH } from './options.ts';
 export type { ResolvedAgentConfig, TrustConfig, HostPort } from './config.ts';
 export { systemClock, systemRandom } from './clock.ts';
 export type { Clock, Random } from './clock.ts';

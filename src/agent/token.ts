@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
-import { decodeJwt } from 'jose';
+// The decode-only entry point: the agent never verifies, and the whole of jose costs start-up time.
+import { decodeJwt } from 'jose/jwt/decode';
 import { TokenReadError } from './errors.ts';
 
 const MAX_TOKEN_BYTES = 64 * 1024;

@@ -1,6 +1,7 @@
 export { startAuthService } from './service.ts';
 export type { AuthService, AuthDeps } from './service.ts';
-export { AUTH_OPTIONS, resolveAuthConfig } from './config.ts';
+export { resolveAuthConfig } from './config.ts';
+export { AUTH_OPTIONS } from './options.ts';
 export type { ResolvedAuthConfig, KubeApiConfig, OidcConfig, StorageConfig } from './config.ts';
 export { parseProvisionToken, formatProvisionToken, isTokenExpired, isValidTokenName, DEFAULT_TOKEN_TTL_MS, KUBERNETES_TYPES } from './tokens.ts';
 export type { ProvisionToken, KubernetesJoinType } from './tokens.ts';

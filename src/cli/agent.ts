@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { AGENT_OPTIONS } from '../agent/config.ts';
+import { AGENT_OPTIONS } from '../agent/options.ts';
 import { addOptions, sourcesFrom } from './options.ts';
 
 export function agentCommand(program: Command): void {

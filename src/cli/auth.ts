@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { AUTH_OPTIONS } from '../auth/config.ts';
+import { AUTH_OPTIONS } from '../auth/options.ts';
 import { addOptions, sourcesFrom } from './options.ts';
 
 export function authCommand(program: Command): void {

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../common/errors.ts';
 import { envNameOf, type OptionSpec, type OptionSources } from '../common/options.ts';
 
@@ -44,6 +43,7 @@ export async function sourcesFrom(command: Command, table: readonly OptionSpec[]
     }
     let value: unknown;
     try {
+      const { parse: parseYaml } = await import('yaml');
       value = parseYaml(text, { uniqueKeys: true });
     } catch (err) {
       throw new ConfigError('config', `config file ${configPath} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);

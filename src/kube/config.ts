@@ -3,9 +3,11 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { KubeConfigError } from './errors.ts';
+import { IN_CLUSTER_DIR, isInCluster } from './in-cluster-env.ts';
+
+export { IN_CLUSTER_DIR, isInCluster };
 
 /** Where a pod finds its ServiceAccount credentials (token, CA, namespace). */
-export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** How to reach one Kubernetes API server and who to be there. Holds no token: `bearerToken` reads it. */
 export interface KubeConnection {
@@ -44,10 +46,6 @@ function hostPort(host: string, port: string): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/** Whether the environment looks like a pod's (KUBERNETES_SERVICE_HOST and _PORT set). */
-export function isInCluster(env: Record<string, string | undefined>): boolean {
-  return Boolean(env.KUBERNETES_SERVICE_HOST) && Boolean(env.KUBERNETES_SERVICE_PORT);
-}
 
 /**
  * The pod's own API access, as client-go's rest.InClusterConfig: `https://$KUBERNETES_SERVICE_HOST:

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { AGENT_OPTIONS } from '../../src/agent/config.ts';
-import { AUTH_OPTIONS } from '../../src/auth/config.ts';
+import { AGENT_OPTIONS } from '../../src/agent/options.ts';
+import { AUTH_OPTIONS } from '../../src/auth/options.ts';
 import { envNameOf, type OptionSpec } from '../../src/common/options.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { resolveAgentConfig, LEGACY_TOKEN_PATH, PROJECTED_TOKEN_PATH } from '../../../src/agent/config.ts';
+import { resolveAgentConfig } from '../../../src/agent/config.ts';
+import { LEGACY_TOKEN_PATH, PROJECTED_TOKEN_PATH } from '../../../src/agent/options.ts';
 import { ConfigError } from '../../../src/common/errors.ts';
 
 const PIN = `sha256:${'ab'.repeat(32)}`;
