@@ -152,6 +152,24 @@ describe('auth service limits and CA key encryption', function () {
     assert.equal(again.caPin, pin, 'the same CA after a restart');
   });
 
+  it('reports not ready, with the reason, while the Kubernetes API for in_cluster reviews is unreachable', async () => {
+    const kubeconfig = join(dir, 'kubeconfig');
+    await writeFile(kubeconfig, [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:1", insecure-skip-tls-verify: true } }]',
+      'users: [{ name: u, user: { token: "not-a-real-token" } }]',
+      'contexts: [{ name: x, context: { cluster: c, user: u } }]',
+      'current-context: x',
+      '',
+    ].join('\n'));
+    const auth = await startAuthProcess(dir, { clusterName: 'ready', args: ['--kubeconfig', kubeconfig, '--kube-timeout', '500ms'] });
+    stops.push(auth.stop);
+    const r = await got(`https://${auth.addr}/readyz`, { https: { certificateAuthority: await readFile(auth.caFile, 'utf8') }, throwHttpErrors: false });
+    assert.equal(r.statusCode, 503);
+    assert.match((JSON.parse(r.body) as { reason: string }).reason, /^Kubernetes API https:\/\/127\.0\.0\.1:1: .*GET \/version failed \(ECONNREFUSED\)$/);
+  });
+
   it('refuses to serve a state directory another auth process serves', async () => {
     const first = await startAuthProcess(dir, { clusterName: 'lock' });
     stops.push(first.stop);
