@@ -1,6 +1,7 @@
 import * as nodeFs from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertWriteError } from './errors.ts';
+import { makeDirs } from '../common/fs.ts';
 
 /** One file of a credential set. */
 export interface SetFile {
@@ -62,7 +63,7 @@ export async function writeCredentialSet(
   const fs = options.fs ?? nodeFs;
   let setDir: string | undefined;
   try {
-    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+    await makeDirs(dir, 0o755, (path, o) => fs.mkdir(path, o));
     setDir = await fs.mkdtemp(join(dir, `${SET_DIR_PREFIX}${stamp(options.now)}.`));
     await fs.chmod(setDir, options.gid === undefined ? 0o755 : 0o750);
     if (options.gid !== undefined) await fs.chown(setDir, -1, options.gid);

@@ -1,6 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../common/fs.ts';
+import { makeDirs, writeFileAtomic } from '../common/fs.ts';
 import { subtle } from '../common/crypto.ts';
 import { privateKeyPem } from '../common/pem.ts';
 import {
@@ -66,7 +66,7 @@ export async function ensureAdminIdentity(stateDir: string, ca: CertificateAutho
       new Extension(ADMIN_EXTENSION_OID, false, new Uint8Array([0x05, 0x00])),
     ],
   });
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirs(dir, 0o700);
   await writeFileAtomic(paths.key, privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)), 0o600);
   await writeFileAtomic(paths.cert, cert.toString('pem') + '\n', 0o644);
   await writeFileAtomic(paths.ca, ca.certPem, 0o644);

@@ -1,12 +1,13 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from '../common/logger.ts';
 import { ConfigError } from '../common/errors.ts';
 import { createKubeClient, loadInClusterConfig, loadKubeconfig, IN_CLUSTER_DIR, type KubeClient, type KubeConnection } from '../kube/index.ts';
 import { spkiPin } from '../common/crypto.ts';
 import { createCa, issueServingCert, loadCa, type CertificateAuthority } from './ca.ts';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../common/fs.ts';
+import { makeDirs, writeFileAtomic } from '../common/fs.ts';
 import { ensureAdminIdentity } from './admin-identity.ts';
+import { StorageError } from './errors.ts';
 import { decryptCaKey, encryptCaKey, parseKeyEncryptionKey } from './ca-key-encryption.ts';
 import { isRecordLive } from './inventory.ts';
 import { createJoinRateLimiter } from './rate-limit.ts';
@@ -82,7 +83,9 @@ async function openStorage(config: ResolvedAuthConfig, deps: AuthDeps, connectio
   if (connection === undefined) throw new ConfigError('storage', '--storage kubernetes needs the Kubernetes API: run in a pod or give --kubeconfig');
   const namespace = storage.namespace ?? (await podNamespace());
   // The state directory still holds this replica's admin identity and auth.addr.
-  await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  await makeDirs(config.stateDir, 0o700).catch((err: NodeJS.ErrnoException) => {
+    throw new StorageError(`state directory ${config.stateDir} cannot be created (${err.code ?? err.message})`, err);
+  });
   const client = createKubeClient(connection, { timeoutMs: config.kube?.timeoutMs ?? 5000 });
   try {
     const opened = await openKubernetesStorage({ client, namespace, now: deps.now });

@@ -1,6 +1,31 @@
-import { open, rename, unlink, mkdir } from 'node:fs/promises';
+import { open, rename, unlink, mkdir, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+
+/**
+ * `mkdir -p`, one level at a time. Node's own recursive mkdir never returns when a parent cannot be
+ * created but answers ENOENT (e.g. under /proc): it retries forever at full CPU. Here such a parent is
+ * an error naming the path.
+ */
+export async function makeDirs(path: string, mode = 0o755, mkdirFn: (p: string, o: { mode: number }) => Promise<unknown> = mkdir): Promise<void> {
+  try {
+    await mkdirFn(path, { mode });
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (!(await stat(path)).isDirectory()) throw Object.assign(new Error(`${path} exists and is not a directory`), { code: 'ENOTDIR' });
+      return;
+    }
+    if (code !== 'ENOENT' || dirname(path) === path) throw err;
+  }
+  await makeDirs(dirname(path), mode, mkdirFn);
+  try {
+    await mkdirFn(path, { mode });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
 
 /** fsyncs a directory so that a rename or unlink inside it survives a crash. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -22,7 +47,7 @@ export function tempSibling(path: string): string {
  * fsync of the directory. A failure leaves the previous file as it was.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirs(dirname(path));
   const tmp = tempSibling(path);
   try {
     const handle = await open(tmp, 'wx', mode);

@@ -170,6 +170,12 @@ describe('auth service limits and CA key encryption', function () {
     assert.match((JSON.parse(r.body) as { reason: string }).reason, /^Kubernetes API https:\/\/127\.0\.0\.1:1: .*GET \/version failed \(ECONNREFUSED\)$/);
   });
 
+  it('says so when the state directory cannot be created (instead of spinning in mkdir)', async () => {
+    const auth = kubeJoin(['auth', '--state-dir', '/proc/kube-join-nonexistent/state', '--listen', '127.0.0.1:0']);
+    assert.equal(await auth.exited, 1);
+    assert.equal(auth.stderr(), 'kube-join: state directory /proc/kube-join-nonexistent/state cannot be created (ENOENT) [ERR_STORAGE]\n');
+  });
+
   it('refuses to serve a state directory another auth process serves', async () => {
     const first = await startAuthProcess(dir, { clusterName: 'lock' });
     stops.push(first.stop);

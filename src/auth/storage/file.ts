@@ -1,8 +1,8 @@
-import { open, readFile, readdir, unlink, mkdir, chmod } from 'node:fs/promises';
+import { open, readFile, readdir, unlink, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { AgentRecordSchema, type AgentRecord } from '../../protocol/index.ts';
-import { writeFileAtomic } from '../../common/fs.ts';
+import { makeDirs, writeFileAtomic } from '../../common/fs.ts';
 import type { StoredCa } from '../ca.ts';
 import { StateLockedError, StorageError, TokenExistsError, TokenNotFoundError } from '../errors.ts';
 import { formatProvisionToken, isValidTokenName, parseProvisionToken, type ProvisionToken } from '../tokens.ts';
@@ -62,8 +62,12 @@ async function acquireLock(dir: string): Promise<() => Promise<void>> {
  * serves it; the token commands open it without the lock (each token is its own file).
  */
 export async function openFileStorage(dir: string, options: { serve: boolean; now: () => number }): Promise<AuthStorage> {
-  await mkdir(join(dir, TOKENS), { recursive: true, mode: 0o700 });
-  await mkdir(join(dir, AGENTS), { recursive: true, mode: 0o700 });
+  try {
+    await makeDirs(join(dir, TOKENS), 0o700);
+    await makeDirs(join(dir, AGENTS), 0o700);
+  } catch (err) {
+    throw new StorageError(`state directory ${dir} cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err);
+  }
   await chmod(dir, 0o700);
   const release = options.serve ? await acquireLock(dir) : async () => undefined;
   const tokenPath = (name: string) => join(dir, TOKENS, `${name}.yaml`);

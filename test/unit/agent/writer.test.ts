@@ -106,3 +106,31 @@ describe('writeCredentialSet', () => {
     assert.equal(files?.get('tls.crt')?.toString(), 'crt-a');
   });
 });
+
+describe('makeDirs', () => {
+  it('creates missing parents one level at a time', async () => {
+    const { makeDirs } = await import('../../../src/common/fs.ts');
+    const root = await fs.mkdtemp(join(tmpdir(), 'kj-mkdirs-'));
+    try {
+      await makeDirs(join(root, 'a', 'b', 'c'), 0o700);
+      assert.equal((await fs.stat(join(root, 'a', 'b', 'c'))).mode & 0o777, 0o700);
+      await makeDirs(join(root, 'a', 'b', 'c'));
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+  it('fails (instead of spinning like recursive mkdir) where a parent cannot be made', async () => {
+    const { makeDirs } = await import('../../../src/common/fs.ts');
+    await assert.rejects(makeDirs('/proc/kube-join-nonexistent/state'), { code: 'ENOENT' });
+  });
+  it('refuses a path that is a file', async () => {
+    const { makeDirs } = await import('../../../src/common/fs.ts');
+    const root = await fs.mkdtemp(join(tmpdir(), 'kj-mkdirs-'));
+    try {
+      await fs.writeFile(join(root, 'f'), '');
+      await assert.rejects(makeDirs(join(root, 'f')), { code: 'ENOTDIR', message: `${join(root, 'f')} exists and is not a directory` });
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+});
