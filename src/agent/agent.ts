@@ -9,7 +9,7 @@ import type { ResolvedAgentConfig } from './config.ts';
 import { inspectExistingSet, prepareCredentialSet, type HeldCredential } from './credentials.ts';
 import { CertExpiredError, JoinRejectedError, OnceFailedError } from './errors.ts';
 import { createJoinClient, type JoinClient } from './join-client.ts';
-import { createCsrPem, generateKey } from './keys.ts';
+import { createCsrPem, generateKey, type KeyMaterial } from './keys.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { notifyApp } from './notify.ts';
 import { isExpired, renewAt } from './renew.ts';
@@ -111,16 +111,22 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
     return { ready: true, reason: 'certificate valid', ...facts, ...base };
   }
 
-  async function attempt(signal: AbortSignal): Promise<void> {
+  /** A key and its CSR, made once per renewal and reused by that renewal's retries. */
+  interface Keyed {
+    material: KeyMaterial;
+    csr: string;
+  }
+
+  async function attempt(signal: AbortSignal, keyed: Keyed): Promise<void> {
     const started = clock.now();
     try {
       const { token, path } = await readServiceAccountToken(config.tokenPaths);
-      const material = await generateKey(config.keyAlgorithm);
+      const { material, csr } = keyed;
       const request: JoinRequest = {
         tokenName: config.tokenName,
         joinMethod: 'kubernetes',
         kubernetesToken: token,
-        csr: await createCsrPem(material, config.hostId),
+        csr,
         hostId: config.hostId,
         agentVersion: AGENT_VERSION,
         ...(config.roles ? { roles: [...config.roles] } : {}),
@@ -174,9 +180,18 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
     const deadline = config.once ? clock.now() + config.onceTimeoutMs : undefined;
     let decision: Decision = { retry: true, delayMs: 0, final: false };
     let lastLoggedFinal: string | undefined;
+    // A new key per renewal, not per attempt: during an outage every retry of a fleet would otherwise
+    // burn a key generation and a CSR signature for nothing. The key never leaves this process.
+    let keyed: Keyed | undefined;
     renewing = true;
     try {
-      await pRetry(() => attempt(signal), {
+      await pRetry(async () => {
+        if (keyed === undefined) {
+          const material = await generateKey(config.keyAlgorithm);
+          keyed = { material, csr: await createCsrPem(material, config.hostId) };
+        }
+        await attempt(signal, keyed);
+      }, {
         retries: Number.POSITIVE_INFINITY,
         // Delays come from retryDelayMs and clock.sleep in onFailedAttempt, so p-retry adds none.
         minTimeout: 0,

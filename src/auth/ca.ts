@@ -36,6 +36,8 @@ export interface CertificateAuthority {
   cert: X509Certificate;
   key: CryptoKey;
   certPem: string;
+  /** Computed once: every leaf carries the same one. */
+  authorityKeyIdentifier: AuthorityKeyIdentifierExtension;
 }
 
 export async function createCa(clusterName: string, now: number): Promise<StoredCa> {
@@ -58,7 +60,7 @@ export async function createCa(clusterName: string, now: number): Promise<Stored
 export async function loadCa(stored: StoredCa): Promise<CertificateAuthority> {
   const cert = new X509Certificate(stored.certPem);
   const key = await subtle.importKey('pkcs8', PemConverter.decodeFirst(stored.keyPem), CA_KEY_ALGORITHM, false, ['sign']);
-  return { cert, key, certPem: stored.certPem.endsWith('\n') ? stored.certPem : stored.certPem + '\n' };
+  return { cert, key, certPem: stored.certPem.endsWith('\n') ? stored.certPem : stored.certPem + '\n', authorityKeyIdentifier: await AuthorityKeyIdentifierExtension.create(cert) };
 }
 
 /** DER of SEQUENCE OF UTF8String: the roles extension's value. */
@@ -131,7 +133,7 @@ export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Pro
       new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth], false),
       new SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }], false),
       await SubjectKeyIdentifierExtension.create(publicKey),
-      await AuthorityKeyIdentifierExtension.create(ca.cert),
+      ca.authorityKeyIdentifier,
       new Extension(ROLES_EXTENSION_OID, false, encodeRoles(req.roles)),
     ],
   });

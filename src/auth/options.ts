@@ -19,7 +19,7 @@ export const AUTH_OPTIONS: readonly OptionSpec[] = [
   { key: 'caKeyEncryptionKeyFile', flag: 'ca-key-encryption-key-file', kind: 'string', arg: '<file>', help: 'file with a 32-byte key (64 hex digits or base64) that encrypts the CA key at rest (AES-256-GCM, as a JWE)' },
   { key: 'inventoryGrace', flag: 'inventory-grace', kind: 'duration', arg: '<duration>', default: '1h', help: 'how long a joined agent stays in the inventory after its certificate expired' },
   { key: 'joinRatePerSource', flag: 'join-rate-per-source', kind: 'number', arg: '<per second>', default: 5, help: 'joins per second one client address may make (bursts of twice that); more get 429 with Retry-After' },
-  { key: 'joinRateGlobal', flag: 'join-rate-global', kind: 'number', arg: '<per second>', default: 500, help: 'joins per second the service accepts in all (bursts of twice that); more get 429 with Retry-After' },
+  { key: 'joinRateGlobal', flag: 'join-rate-global', kind: 'number', arg: '<per second>', default: 50, help: 'joins per second this process accepts in all (bursts of twice that); more get 429 with Retry-After. Keep it below what one process serves (about 80/s per core measured), so a renewal storm gets cheap 429s instead of a queue' },
   { key: 'maxConcurrentReviews', flag: 'max-concurrent-reviews', kind: 'int', arg: '<n>', default: 32, help: 'in_cluster TokenReviews in flight at once; more get 503 kube_unavailable with Retry-After' },
   { key: 'logLevel', flag: 'log-level', kind: 'string', arg: '<level>', default: 'info', help: 'error, warn, info or debug' },
 ];

@@ -1,4 +1,4 @@
-import { open, readFile, readdir, unlink, chmod } from 'node:fs/promises';
+import { open, readFile, readdir, unlink, chmod, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { AgentRecordSchema, type AgentRecord } from '../../protocol/index.ts';
@@ -84,14 +84,32 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
     }
   };
 
+  // Parsed tokens by name, valid while the file's inode, size and mtime are unchanged: every join reads
+  // its token, and a stat costs a fraction of reading and parsing the YAML. The token commands of
+  // another process replace the file (new inode), which a stat sees.
+  const parsed = new Map<string, { stamp: string; token: ProvisionToken }>();
   const readToken = async (name: string): Promise<ProvisionToken | undefined> => {
     if (!isValidTokenName(name)) return undefined;
-    const text = await readOptional(tokenPath(name));
+    const path = tokenPath(name);
+    let stamp: string;
+    try {
+      const s = await stat(path);
+      stamp = `${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch (err) {
+      parsed.delete(name);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new StorageError(`reading ${path} failed: ${(err as Error).message}`, err);
+    }
+    const cached = parsed.get(name);
+    if (cached?.stamp === stamp) return cached.token;
+    const text = await readOptional(path);
     if (text === undefined) return undefined;
     try {
-      return parseProvisionToken(text, options.now());
+      const token = parseProvisionToken(text, options.now());
+      parsed.set(name, { stamp, token });
+      return token;
     } catch (err) {
-      throw new StorageError(`stored token ${tokenPath(name)} is corrupt: ${(err as Error).message}`, err);
+      throw new StorageError(`stored token ${path} is corrupt: ${(err as Error).message}`, err);
     }
   };
 

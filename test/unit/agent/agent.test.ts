@@ -121,6 +121,7 @@ describe('agent loop (fake timers)', () => {
     // 100 + (1000 - 100) * 0.5, 100 + (2000 - 100) * 0.5, then Retry-After 5 s over the 2050 ms draw.
     assert.deepEqual(delays, [550, 1050, 5000]);
     await written.next();
+    assert.equal(new Set(s.requests.map((r) => r.csr)).size, 1, 'the retries of one renewal reuse its key and CSR');
     assert.equal(agent.status().consecutiveFailures, 0);
     assert.equal(agent.status().lastError, undefined);
   });
