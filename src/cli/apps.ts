@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import type { AgentRecord } from '../protocol/index.ts';
 import { ConfigError } from '../common/errors.ts';
 import type { AdminOptions } from './admin-client.ts';
@@ -54,7 +53,7 @@ export function appsCommand(program: Command): void {
     const { connectAdmin } = await import('./admin-client.ts');
     const rows = appRows(await (await connectAdmin(opts)).inventory());
     if (opts.format === 'json') return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-    if (opts.format === 'yaml') return void process.stdout.write(stringify(rows));
+    if (opts.format === 'yaml') return void process.stdout.write((await import('yaml')).stringify(rows));
     const table = rows.map((r) => [r.name, `${r.namespace}/${r.podName ?? r.hostId} (${r.roles.join(',')})`, r.type, r.uri, Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(',')]);
     process.stdout.write(formatTable(['Application', 'Description', 'Type', 'Public Address', 'Labels'], table));
   });

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { parseDocument } from 'yaml';
 import { parseDurationMs } from '../common/duration.ts';
 import { spawnKubeJoin, type KubeJoinProcess } from './process.ts';
 
@@ -79,6 +78,7 @@ export function demoCommand(program: Command): void {
         say(`   listening on ${String(ready.addr)}, CA pin ${String(ready.caPin)}\n`);
 
         say(`2. Create the provision token from examples/token.yaml (static_jwks, with the local issuer's keys):`);
+        const { parseDocument } = await import('yaml');
         const doc = parseDocument(await readFile(EXAMPLE_TOKEN, 'utf8'));
         doc.setIn(['spec', 'kubernetes', 'static_jwks', 'jwks'], JSON.stringify(issuer.jwks()));
         await writeFile(join(dir, 'token.yaml'), doc.toString());

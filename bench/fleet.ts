@@ -1,0 +1,110 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FleetParams, FleetResult } from './fleet-sim.ts';
+import { NODE, REPO, track } from './lib/proc.ts';
+import { spawn } from 'node:child_process';
+import { fmt, percentile } from './lib/stats.ts';
+import { lineChart } from './plot.ts';
+
+/** Runs bench/fleet-sim.ts in its own process (bounded in time) and returns its result. */
+export async function runFleet(params: FleetParams, timeoutMs: number): Promise<FleetResult> {
+  const child = track(spawn(NODE, [join(REPO, 'bench', 'fleet-sim.ts'), JSON.stringify(params)], { stdio: ['ignore', 'inherit', 'inherit'] }));
+  const timer = setTimeout(() => void child.stop(5000), timeoutMs);
+  const code = await child.exited;
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`fleet simulation exited ${code}`);
+  return JSON.parse(await readFile(params.out, 'utf8')) as FleetResult;
+}
+
+export interface FleetFigures {
+  jitter: boolean;
+  agents: number;
+  scale: number;
+  /** Requests that reached the auth service (any answer), per second, over the steady window. */
+  steadyRps: number;
+  /** Largest count in a 1 s bucket from the restart on. */
+  peakRps: number;
+  /** Largest 1 s bucket one renewal interval after the storm (the echo of the storm's cohort). */
+  echoPeakRps: number;
+  /** p50/p99 latency of successful joins from the restart until recovery (or the end). */
+  stormP50Ms: number;
+  stormP99Ms: number;
+  steadyP99Ms: number;
+  /** From "auth service listening" after the restart to every agent valid and none retrying. */
+  recoveryMs: number | undefined;
+  /** From the restart command (process spawn) to "listening". */
+  authStartMs: number;
+  capMs: number;
+  expiredAgents: number;
+  rejected: Record<string, number>;
+  simCpuCores: number;
+  eventLoopDelayP99Ms: number;
+  /** [seconds, requests/s reaching the server] and [seconds, attempts/s that found no server], 0.5 s buckets. */
+  series: { served: [number, number][]; unreachable: [number, number][] };
+}
+
+export function analyzeFleet(r: FleetResult): FleetFigures {
+  const t = r.timeline;
+  const served = r.events.filter((e) => e.outcome !== 'unreachable' && e.outcome !== 'other');
+  const steadyFrom = Math.round(0.25 * t.renewIntervalMs);
+  const steadyTo = t.outageStartAt;
+  const steadyRps = served.filter((e) => e.at >= steadyFrom && e.at < steadyTo).length / ((steadyTo - steadyFrom) / 1000);
+  const bucketsFrom = (from: number, to: number) => {
+    const counts = new Map<number, number>();
+    for (const e of served) if (e.at >= from && e.at < to) counts.set(Math.floor((e.at - from) / 1000), (counts.get(Math.floor((e.at - from) / 1000)) ?? 0) + 1);
+    return Math.max(0, ...counts.values());
+  };
+  const echoFrom = t.listeningAt + Math.round(0.75 * t.renewIntervalMs);
+  const peakRps = bucketsFrom(t.restartAt, echoFrom);
+  const echoPeakRps = bucketsFrom(echoFrom, t.endAt);
+  const stormEnd = r.recoveredAt ?? t.endAt;
+  const stormOk = served.filter((e) => e.outcome === 'ok' && e.at + e.ms >= t.listeningAt && e.at <= stormEnd).map((e) => e.ms);
+  const steadyOk = served.filter((e) => e.outcome === 'ok' && e.at >= steadyFrom && e.at < steadyTo).map((e) => e.ms);
+  const rejected: Record<string, number> = {};
+  for (const e of r.events) if (e.outcome !== 'ok') rejected[`${e.outcome}${e.code ? `:${e.code}` : ''}`] = (rejected[`${e.outcome}${e.code ? `:${e.code}` : ''}`] ?? 0) + 1;
+  const series = (pick: (o: string) => boolean): [number, number][] => {
+    const width = 500;
+    const n = Math.ceil(t.endAt / width);
+    const counts = new Array<number>(n).fill(0);
+    for (const e of r.events) if (pick(e.outcome)) counts[Math.min(n - 1, Math.floor(e.at / width))]! += 1;
+    return counts.map((c, i) => [((i + 0.5) * width) / 1000, c * (1000 / width)]);
+  };
+  return {
+    jitter: r.params.jitter,
+    agents: r.params.agents,
+    scale: r.params.scale,
+    steadyRps,
+    peakRps,
+    echoPeakRps,
+    stormP50Ms: percentile(stormOk, 50),
+    stormP99Ms: percentile(stormOk, 99),
+    steadyP99Ms: percentile(steadyOk, 99),
+    recoveryMs: r.recoveredAt === undefined ? undefined : r.recoveredAt - t.listeningAt,
+    authStartMs: t.listeningAt - t.restartAt,
+    capMs: t.capMs,
+    expiredAgents: r.expiredAgents,
+    rejected,
+    simCpuCores: r.simCpuSeconds / (t.endAt / 1000),
+    eventLoopDelayP99Ms: r.eventLoopDelayP99Ms,
+    series: { served: series((o) => o !== 'unreachable' && o !== 'other'), unreachable: series((o) => o === 'unreachable') },
+  };
+}
+
+/** The storm plot: requests/s reaching the auth service over time, jitter on vs off. */
+export function stormPlot(on: FleetFigures, off: FleetFigures, raw: FleetResult): string {
+  const t = raw.timeline;
+  return lineChart({
+    title: `Renewal storm: ${on.agents} agents (real createAgent) vs a real auth process, time / ${on.scale}`,
+    subtitle: `cert TTL ${t.ttlMs / 1000} s, renew at 50% ± 10% (jitter on) or 50% (off), back-off cap ${t.capMs / 1000} s, auth stopped for ${t.outageMs / 1000} s ("10 min")`,
+    xLabel: `seconds (simulated; x ${on.scale} for real time)`,
+    yLabel: 'join requests/s reaching the auth service (0.5 s buckets)',
+    series: [
+      { label: 'jitter on: requests/s served', color: '#1f77b4', points: on.series.served },
+      { label: 'jitter off: requests/s served', color: '#d62728', points: off.series.served },
+      { label: 'jitter on: attempts/s that found no server', color: '#1f77b4', points: on.series.unreachable, dashed: true },
+      { label: 'jitter off: attempts/s that found no server', color: '#d62728', points: off.series.unreachable, dashed: true },
+    ],
+    bands: [{ from: t.authStoppedAt / 1000, to: t.listeningAt / 1000, color: '#f0f0f0', label: 'auth down' }],
+    hlines: [{ y: 2 * on.steadyRps, label: `target: 2x steady (${fmt(2 * on.steadyRps, 1)}/s)`, color: '#2ca02c', labelAtX: (0.6 * t.rampMs) / 1000 }],
+  });
+}

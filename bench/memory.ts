@@ -1,0 +1,95 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TokenIssuer } from '../src/issuer/index.ts';
+import { mintFor, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
+import { LogTail, MAIN_JS, rssBytes, sleep, spawnLogged, waitForLog } from './lib/proc.ts';
+
+export interface AgentMemoryResult {
+  /** RSS a few seconds after the first join, nothing else happening (default renewal schedule). */
+  idleAfterFirstJoin: number;
+  /** RSS samples of the fast-renewing agent: [renewals, rss bytes, heap used bytes]. */
+  series: { renewals: number; rss: number; heapUsed: number; heapTotal: number; external: number }[];
+  renewals: number;
+  seconds: number;
+  afterRenewals: number;
+}
+
+/** V8 heap used and committed, and external memory, from the agent's own /metrics (prom-client defaults). */
+async function heapOf(port: number): Promise<{ heapUsed: number; heapTotal: number; external: number }> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const get = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+    return { heapUsed: get('nodejs_heap_size_used_bytes'), heapTotal: get('nodejs_heap_size_total_bytes'), external: get('nodejs_external_memory_bytes') };
+  } catch {
+    return { heapUsed: Number.NaN, heapTotal: Number.NaN, external: Number.NaN };
+  }
+}
+
+function agentArgs(auth: AuthProcess, dir: string, name: string, tokenPath: string, extra: string[], nodeArgs: string[] = []): string[] {
+  return [
+    ...nodeArgs,
+    MAIN_JS, 'agent',
+    '--auth-addr', auth.addr,
+    '--token-name', TOKEN_NAME,
+    '--token-path', tokenPath,
+    '--ca-file', auth.caFile,
+    '--out-dir', join(dir, name),
+    '--host-id', name,
+    '--health-addr', '127.0.0.1:0',
+    ...extra,
+  ];
+}
+
+/**
+ * The real `kube-join agent` process (dist/), measured from outside (/proc VmRSS, heap from its own
+ * /metrics). Idle: default schedule, RSS `idleSeconds` after the first set is written. Renewals: the same
+ * CLI made to renew fast with flags only (--ttl 1s --renew-fraction 0.02 --renew-jitter 0
+ * --retry-base 10ms): every renewal is a full join (new key, CSR, TLS, verify, atomic write).
+ */
+export async function measureAgentMemory(ctx: { auth: AuthProcess; issuer: TokenIssuer; dir: string; renewals: number; idleSeconds: number; timeoutSeconds: number; nodeArgs?: string[] }): Promise<AgentMemoryResult> {
+  const tokenPath = join(ctx.dir, 'sa-token-mem');
+  // 30 minutes: the longest lifetime the auth service accepts; the fast run must end well before.
+  await writeFile(tokenPath, await mintFor(ctx.issuer, 2, 1800), { mode: 0o600 });
+
+  const run = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`; // fresh log files: the tail counts every line
+  const idleLog = join(ctx.dir, `agent-idle-${run}.log`);
+  const idle = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-idle-${run}`, tokenPath, [], ctx.nodeArgs), idleLog);
+  let idleRss: number;
+  try {
+    await waitForLog(idleLog, 'credential set written', idle, 30_000);
+    await sleep(ctx.idleSeconds * 1000);
+    idleRss = rssBytes(idle.pid);
+  } finally {
+    await idle.stop();
+  }
+
+  const fastLog = join(ctx.dir, `agent-fast-${run}.log`);
+  const fast = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-fast-${run}`, tokenPath, ['--ttl', '1s', '--renew-fraction', '0.02', '--renew-jitter', '0', '--retry-base', '10ms', '--retry-cap', '1s', '--log-level', 'info'], ctx.nodeArgs), fastLog);
+  const series: AgentMemoryResult['series'] = [];
+  const started = Date.now();
+  let renewals = 0;
+  try {
+    const health = await waitForLog(fastLog, 'health server listening', fast, 30_000);
+    const port = Number(health.port);
+    const tail = new LogTail(fastLog);
+    let nextSample = 0;
+    const deadline = started + ctx.timeoutSeconds * 1000;
+    // The first set is the join; every later one is a renewal.
+    while (Date.now() < deadline) {
+      const written = (await tail.poll()).get('credential set written') ?? 0;
+      renewals = Math.max(0, written - 1);
+      if (written > 0 && renewals >= nextSample) {
+        series.push({ renewals, rss: rssBytes(fast.pid), ...(await heapOf(port)) });
+        nextSample = nextSample === 0 ? ctx.renewals / 10 : nextSample + ctx.renewals / 10;
+      }
+      if (renewals >= ctx.renewals) break;
+      if (fast.child.exitCode !== null || fast.child.signalCode !== null) throw new Error(`fast-renewing agent exited (${fast.child.exitCode ?? fast.child.signalCode}): ${(await readFile(fastLog, 'utf8')).slice(-1500)}`);
+      await sleep(100);
+    }
+    if (renewals < ctx.renewals) throw new Error(`only ${renewals} renewals in ${ctx.timeoutSeconds} s; see ${fastLog}`);
+  } finally {
+    await fast.stop();
+  }
+  const last = series[series.length - 1] as { rss: number };
+  return { idleAfterFirstJoin: idleRss, series, renewals, seconds: (Date.now() - started) / 1000, afterRenewals: last.rss };
+}

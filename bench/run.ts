@@ -1,0 +1,222 @@
+/**
+ * `npm run bench`: cold start, join throughput, memory and a fleet with a renewal storm, each against a
+ * baseline measured in the same run; prints one table (figure, value, baseline, ratio, target, result).
+ * Everything runs on loopback; every process started here is stopped by its pid, on failure too.
+ *
+ *   node bench/run.ts [--quick] [--only cold,throughput,memory,fleet] [--fleet-agents N] [--fleet-scale S]
+ *                     [--plot FILE.svg] [--json FILE]
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AGENT_DIST, BASELINE, coldStartBreakdown, measureColdStarts } from './coldstart.ts';
+import { measureAuthJoinCosts, type Cost } from './auth-costs.ts';
+import { analyzeFleet, runFleet, stormPlot, type FleetFigures } from './fleet.ts';
+import type { FleetResult } from './fleet-sim.ts';
+import { measureAgentMemory } from './memory.ts';
+import { prebuildBodies, runJoins, runLoad, type LoadResult } from './throughput.ts';
+import { measureCryptoCeiling } from './lib/ceiling.ts';
+import { createProvisionToken, mintFor, newIssuer, removeDir, scratchDir, startAuth, type AuthProcess } from './lib/env.ts';
+import { MAIN_JS, REPO, rssBytes, sleep, spawnLogged } from './lib/proc.ts';
+import { fmt, median, summarize } from './lib/stats.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'fleet-agents': { type: 'string' },
+    'fleet-scale': { type: 'string' },
+    plot: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const quick = args.quick === true;
+const phases = new Set((args.only ?? 'cold,throughput,memory,fleet').split(','));
+const OUT = join(REPO, 'bench', 'out');
+const MB = 1024 * 1024;
+const cfg = {
+  coldRuns: quick ? 5 : 20,
+  probeRuns: quick ? 3 : 7,
+  loadSeconds: quick ? 2 : 4,
+  loadReps: quick ? 1 : 3,
+  concurrency: [1, 8, 32],
+  authJoinsForRss: quick ? 1500 : 10_000,
+  renewals: quick ? 100 : 1000,
+  fleetAgents: Number(args['fleet-agents'] ?? (quick ? 100 : 500)),
+  fleetScale: Number(args['fleet-scale'] ?? (quick ? 120 : 60)),
+};
+if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run "npm run build" first (npm run bench does)`);
+
+interface Row {
+  figure: string;
+  value: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  result: 'PASS' | 'FAIL' | 'info';
+}
+const rows: Row[] = [];
+const notes: string[] = [];
+const results: Record<string, unknown> = { config: cfg };
+const say = (text: string) => process.stderr.write(`${text}\n`);
+const loadavg = async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+
+const machine = {
+  nproc: cpus().length,
+  cpu: /model name\s*:\s*(.*)/.exec(await readFile('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown',
+  memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+  node: process.version,
+  loadAverageAtStart: await loadavg(),
+};
+results.machine = machine;
+say(`kube-join bench: ${machine.nproc} CPU (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, load average ${machine.loadAverageAtStart}${quick ? ' [--quick]' : ''}`);
+
+await mkdir(OUT, { recursive: true });
+const dir = await scratchDir('run');
+const issuer = await newIssuer();
+let auth: AuthProcess | undefined;
+try {
+  const stateDir = join(dir, 'state');
+  await createProvisionToken(stateDir, issuer);
+  // Capacity is measured, so the per-source and global join rate limits are lifted here: every client
+  // of these phases comes from 127.0.0.1. The fleet keeps the defaults (one source address per agent).
+  auth = await startAuth({ stateDir, logFile: join(dir, 'auth.log'), extraArgs: ['--join-rate-per-source', '1000000', '--join-rate-global', '1000000'] });
+  const authIdleRss = rssBytes(auth.pid);
+
+  if (phases.has('cold')) {
+    say(`cold start: ${cfg.coldRuns} x (node -e 0, kube-join agent --once), interleaved...`);
+    const [base, agent] = await measureColdStarts([BASELINE, AGENT_DIST], { auth, issuer, dir, runs: cfg.coldRuns });
+    if (!base || !agent) throw new Error('cold start: no result');
+    const ratio = agent.ms.median / base.ms.median;
+    rows.push({ figure: `Cold start: agent --once to cert set on disk, median of ${cfg.coldRuns} (p10..p90)`, value: `${fmt(agent.ms.median)} ms (${fmt(agent.ms.p10)}..${fmt(agent.ms.p90)})`, baseline: `node -e 0: ${fmt(base.ms.median)} ms (${fmt(base.ms.p10)}..${fmt(base.ms.p90)})`, ratio: `${fmt(ratio, 1)}x`, target: '<= 3x', result: ratio <= 3 ? 'PASS' : 'FAIL' });
+    rows.push({ figure: 'Cold start CPU time (user+sys), median', value: `${fmt(agent.cpuMs.median)} ms`, baseline: `${fmt(base.cpuMs.median)} ms`, ratio: `${fmt(agent.cpuMs.median / base.cpuMs.median, 1)}x`, target: '', result: 'info' });
+    say('cold start breakdown (probe)...');
+    const breakdown = await coldStartBreakdown({ auth, issuer, dir, runs: cfg.probeRuns, baselineMs: base.ms.median });
+    results.coldStart = { baseline: base, agent, breakdown };
+  }
+
+  if (phases.has('throughput')) {
+    say('throughput: crypto ceiling (WebCrypto, this process, nothing else running here)...');
+    const ceiling = await measureCryptoCeiling(await mintFor(issuer, 99), issuer.jwks(), quick ? 500 : 2000);
+    say(`  ceiling ${fmt(ceiling.joinsPerCpuSecond)} joins per CPU-second (${ceiling.ops.map((o) => `${o.op} ${fmt(o.cpuUs)} us`).join(', ')})`);
+    say('throughput: pre-minting tokens and pre-generating CSRs (not timed)...');
+    const bodies = await prebuildBodies(issuer, quick ? 64 : 256);
+    const loads: LoadResult[][] = [];
+    for (const keepAlive of [true, false]) {
+      for (const c of keepAlive ? cfg.concurrency : [8]) {
+        const reps: LoadResult[] = [];
+        for (let i = 0; i < cfg.loadReps; i++) reps.push(await runLoad(auth, bodies, { concurrency: c, seconds: cfg.loadSeconds, warmupSeconds: 1, keepAlive }));
+        loads.push(reps);
+        const rate = summarize(reps.map((r) => r.joinsPerSecond));
+        const cores = median(reps.map((r) => r.authCores));
+        const perCore = rate.median / cores;
+        const eff = perCore / ceiling.joinsPerCpuSecond;
+        say(`  c=${c}${keepAlive ? '' : ' new TLS per join'}: ${fmt(rate.median)} joins/s, auth ${fmt(cores, 2)} cores`);
+        rows.push({
+          figure: `Join throughput, ${c} client${c > 1 ? 's' : ''}${keepAlive ? ', keep-alive' : ', new TLS connection per join'} (median of ${reps.length} x ${cfg.loadSeconds} s; min..max)`,
+          value: `${fmt(rate.median)} joins/s (${fmt(rate.min)}..${fmt(rate.max)}); p50 ${fmt(median(reps.map((r) => r.p50Ms)))} ms, p99 ${fmt(median(reps.map((r) => r.p99Ms)))} ms; auth ${fmt(cores, 2)} cores -> ${fmt(perCore)} joins/s per core`,
+          baseline: `crypto ceiling ${fmt(ceiling.joinsPerCpuSecond)} joins/s per core`,
+          ratio: `${fmt(eff * 100, 1)}%`,
+          target: '>= 50% of ceiling per core',
+          result: eff >= 0.5 ? 'PASS' : 'FAIL',
+        });
+      }
+    }
+    const done = loads.flat().reduce((a, r) => a + r.joins, 0);
+    const fill = Math.max(0, cfg.authJoinsForRss - done);
+    say(`auth memory: ${fmt(fill)} more joins to pass ${fmt(cfg.authJoinsForRss)} in all...`);
+    const fillStarted = Date.now();
+    await runJoins(auth, bodies, fill, 16);
+    const fillSeconds = (Date.now() - fillStarted) / 1000;
+    await sleep(2000);
+    const authRss = rssBytes(auth.pid);
+    rows.push({ figure: `Auth RSS after ${fmt(cfg.authJoinsForRss)}+ joins (inventory records on file storage)`, value: `${fmt(authRss / MB)} MB`, baseline: `auth idle after start: ${fmt(authIdleRss / MB)} MB`, ratio: `${fmt(authRss / authIdleRss, 2)}x`, target: '<= 200 MB', result: authRss <= 200 * MB ? 'PASS' : 'FAIL' });
+    say('auth per-join CPU, in-process, step by step...');
+    const costs = await measureAuthJoinCosts(issuer, dir, quick ? 50 : 200);
+    results.throughput = { ceiling, loads, authIdleRss, authRss, totalJoins: done + fill, fillSeconds, costs };
+  }
+
+  if (phases.has('memory')) {
+    say('agent memory: idle RSS after the first join, and RSS over fast renewals...');
+    const nodeIdle = spawnLogged(['-e', 'setTimeout(() => {}, 60_000)'], join(dir, 'node-idle.log'));
+    await sleep(1500);
+    const nodeRss = rssBytes(nodeIdle.pid);
+    await nodeIdle.stop();
+    const mem = await measureAgentMemory({ auth, issuer, dir, renewals: cfg.renewals, idleSeconds: 3, timeoutSeconds: quick ? 120 : 600 });
+    const mid = mem.series.find((s) => s.renewals >= cfg.renewals / 2) ?? mem.series[0];
+    const growth = mem.afterRenewals - (mid?.rss ?? mem.afterRenewals);
+    rows.push({ figure: 'Agent RSS idle after first join (kube-join agent process)', value: `${fmt(mem.idleAfterFirstJoin / MB)} MB`, baseline: `idle node: ${fmt(nodeRss / MB)} MB`, ratio: `${fmt(mem.idleAfterFirstJoin / nodeRss, 1)}x`, target: '<= 50 MB', result: mem.idleAfterFirstJoin <= 50 * MB ? 'PASS' : 'FAIL' });
+    rows.push({
+      figure: `Agent RSS after ${fmt(mem.renewals)} renewals (real process, --ttl 1s --renew-fraction 0.02; ${fmt(mem.seconds)} s)`,
+      value: `${fmt(mem.afterRenewals / MB)} MB; +${fmt(growth / MB, 1)} MB over the 2nd half`,
+      baseline: `after ${fmt(mid?.renewals ?? 0)} renewals: ${fmt((mid?.rss ?? 0) / MB)} MB`,
+      ratio: `${fmt(mem.afterRenewals / (mid?.rss ?? mem.afterRenewals), 2)}x`,
+      target: '<= 50 MB, no growth (<= 2 MB over 2nd half)',
+      result: mem.afterRenewals <= 50 * MB && growth <= 2 * MB ? 'PASS' : 'FAIL',
+    });
+    results.memory = { nodeIdleRss: nodeRss, ...mem };
+  }
+  await auth.stop();
+  auth = undefined;
+
+  if (phases.has('fleet')) {
+    const figures: FleetFigures[] = [];
+    for (const jitter of [true, false]) {
+      say(`fleet: ${cfg.fleetAgents} agents, time / ${cfg.fleetScale}, jitter ${jitter ? 'on' : 'off'}...`);
+      const out = join(OUT, `fleet-${jitter ? 'jitter' : 'nojitter'}.json`);
+      const raw = await runFleet({ agents: cfg.fleetAgents, scale: cfg.fleetScale, jitter, out, seed: 1 }, 15 * 60_000);
+      const f = analyzeFleet(raw);
+      figures.push(f);
+      const tag = jitter ? 'jitter on' : 'jitter off';
+      const real = (ms: number) => `${fmt((ms * f.scale) / 60_000, 1)} min real`;
+      rows.push({ figure: `Fleet ${tag}: peak requests/s after the outage (1 s buckets)`, value: `${fmt(f.peakRps)} /s (echo one renewal later: ${fmt(f.echoPeakRps)} /s)`, baseline: `steady ${fmt(f.steadyRps, 1)} /s`, ratio: `${fmt(f.peakRps / f.steadyRps, 1)}x`, target: '<= 2x steady', result: f.peakRps <= 2 * f.steadyRps ? 'PASS' : 'FAIL' });
+      rows.push({ figure: `Fleet ${tag}: p99 join latency during the storm (p50)`, value: `${fmt(f.stormP99Ms)} ms (p50 ${fmt(f.stormP50Ms)} ms)`, baseline: `steady p99 ${fmt(f.steadyP99Ms)} ms`, ratio: `${fmt(f.stormP99Ms / f.steadyP99Ms, 1)}x`, target: '<= 1000 ms', result: f.stormP99Ms <= 1000 ? 'PASS' : 'FAIL' });
+      rows.push({
+        figure: `Fleet ${tag}: listening -> every agent valid, none retrying (auth restart took ${fmt(f.authStartMs)} ms; ${f.expiredAgents} agents saw their cert expire)`,
+        value: f.recoveryMs === undefined ? 'never (within the run)' : `${fmt(f.recoveryMs)} ms (${real(f.recoveryMs)})`,
+        baseline: `back-off cap ${fmt(f.capMs)} ms (${real(f.capMs)})`,
+        ratio: f.recoveryMs === undefined ? 'n/a' : `${fmt(f.recoveryMs / f.capMs, 1)}x`,
+        target: '<= 1 cap',
+        result: f.recoveryMs !== undefined && f.recoveryMs <= f.capMs ? 'PASS' : 'FAIL',
+      });
+    }
+    results.fleet = figures.map(({ series, ...rest }) => ({ ...rest, series }));
+    const [on, off] = figures as [FleetFigures, FleetFigures];
+    const raw = JSON.parse(await readFile(join(OUT, 'fleet-jitter.json'), 'utf8')) as FleetResult;
+    const svg = stormPlot(on, off, raw);
+    const plotPath = args.plot ?? join(OUT, 'storm.svg');
+    await writeFile(plotPath, svg);
+    notes.push(`plot: ${plotPath}`);
+    notes.push(`fleet: ${cfg.fleetAgents} simulated agents with time / ${cfg.fleetScale} put the request rate of ${fmt(cfg.fleetAgents * cfg.fleetScale)} real agents (1 h certificates) on the auth service; crypto, TLS and disk work are not compressed.`);
+  }
+} finally {
+  await auth?.stop();
+  await issuer.close();
+  await removeDir(dir);
+}
+
+machine.loadAverageAtStart += ` (at end: ${await loadavg()})`;
+const jsonPath = args.json ?? join(OUT, 'results.json');
+await writeFile(jsonPath, JSON.stringify({ ...results, rows }, null, 2));
+
+const cols: (keyof Row)[] = ['figure', 'value', 'baseline', 'ratio', 'target', 'result'];
+const lines = [`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => r[c]).join(' | ')} |`)];
+process.stdout.write(`\nkube-join bench — ${machine.nproc} x ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, load average ${machine.loadAverageAtStart}\n\n${lines.join('\n')}\n\n`);
+const cold = results.coldStart as { breakdown: { step: string; ms: number }[] } | undefined;
+if (cold) {
+  process.stdout.write(`Cold start breakdown (fresh process, medians of ${cfg.probeRuns}; modules shared by groups count for the first):\n`);
+  for (const s of cold.breakdown) process.stdout.write(`  ${fmt(s.ms).padStart(6)} ms  ${s.step}\n`);
+  process.stdout.write('\n');
+}
+const tp = results.throughput as { costs: Cost[]; ceiling: { ops: { op: string; cpuUs: number }[] } } | undefined;
+if (tp) {
+  process.stdout.write('Auth CPU per join, in-process, one call at a time (the raw crypto of a join for comparison):\n');
+  for (const c of tp.costs) process.stdout.write(`  ${fmt(c.cpuMs, 3).padStart(7)} ms  ${c.step}\n`);
+  for (const o of tp.ceiling.ops) process.stdout.write(`  ${fmt(o.cpuUs / 1000, 3).padStart(7)} ms  raw WebCrypto: ${o.op}\n`);
+  process.stdout.write('\n');
+}
+for (const n of notes) process.stdout.write(`${n}\n`);
+process.stdout.write(`raw results: ${jsonPath}\n`);
+process.exit(0);
