@@ -1,17 +1,14 @@
 import { hostname } from 'node:os';
 import { ConfigError } from '../common/errors.ts';
-import { envNameOf, resolveOptions, type OptionSources } from '../common/options.ts';
+import { envNameOf, parseHostPort, resolveOptions, type HostPort, type OptionSources } from '../common/options.ts';
+
+export type { HostPort };
 import { AGENT_OPTIONS, LEGACY_TOKEN_PATH, PROJECTED_TOKEN_PATH } from './options.ts';
 import type { LogLevel } from '../common/logger.ts';
 import { AppSpecSchema, type AppSpec } from '../protocol/index.ts';
 import type { RenewalPolicy } from './renew.ts';
 import type { BackoffPolicy } from './backoff.ts';
 import type { KeyAlgorithm } from './keys.ts';
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
 
 /** How the agent trusts the auth service. Exactly one is configured. */
 export type TrustConfig = { kind: 'ca-file'; path: string } | { kind: 'ca-pin'; pin: string } | { kind: 'insecure' };
@@ -46,14 +43,6 @@ const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['ecdsa-p256', 'rsa-2048', 'rsa-
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 const PIN = /^sha256:[0-9a-f]{64}$/;
 
-/** Parses `host:port` or `[v6]:port`. */
-export function parseHostPort(text: string, option: string): HostPort {
-  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new ConfigError(option, `"${option}" must be host:port (got ${JSON.stringify(text)})`);
-  return { host: (m[1] ?? m[2]) as string, port };
-}
-
 /** `name=uri` → `{ name, uri }`, validated like the wire schema. */
 export function parseAppFlag(text: string): AppSpec {
   const eq = text.indexOf('=');
@@ -78,7 +67,7 @@ export function resolveAgentConfig(sources: OptionSources, env: { fileExists: (p
     return value;
   };
 
-  const authAddr = parseHostPort(need('authAddr', 'auth-addr'), 'authAddr');
+  const authAddr = parseHostPort(need('authAddr', 'auth-addr'), 'authAddr', 'auth-addr');
   const tokenName = need('tokenName', 'token-name');
 
   const trusts: TrustConfig[] = [];
@@ -122,7 +111,7 @@ export function resolveAgentConfig(sources: OptionSources, env: { fileExists: (p
   if (group !== undefined && group < 0) throw new ConfigError('group', '--group must be a non-negative gid');
 
   const healthText = str('healthAddr');
-  const health = healthText === undefined || healthText === '' || healthText === 'off' ? undefined : parseHostPort(healthText, 'healthAddr');
+  const health = healthText === undefined || healthText === '' || healthText === 'off' ? undefined : parseHostPort(healthText, 'healthAddr', 'health-addr');
 
   return {
     authAddr,

@@ -4,7 +4,6 @@ import { makeDirs, writeFileAtomic } from '../common/fs.ts';
 import { subtle } from '../common/crypto.ts';
 import { privateKeyPem } from '../common/pem.ts';
 import {
-  AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
   ExtendedKeyUsage,
   ExtendedKeyUsageExtension,
@@ -62,7 +61,7 @@ export async function ensureAdminIdentity(stateDir: string, ca: CertificateAutho
       new BasicConstraintsExtension(false, undefined, true),
       new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
       new ExtendedKeyUsageExtension([ExtendedKeyUsage.clientAuth], false),
-      await AuthorityKeyIdentifierExtension.create(ca.cert),
+      ca.authorityKeyIdentifier,
       new Extension(ADMIN_EXTENSION_OID, false, new Uint8Array([0x05, 0x00])),
     ],
   });

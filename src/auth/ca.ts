@@ -156,7 +156,7 @@ export async function issueServingCert(ca: CertificateAuthority, names: readonly
       new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
       new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth], false),
       new SubjectAlternativeNameExtension(names.map((n) => ({ type: isIp(n) ? ('ip' as const) : ('dns' as const), value: n })), false),
-      await AuthorityKeyIdentifierExtension.create(ca.cert),
+      ca.authorityKeyIdentifier,
     ],
   });
   return { certPem: cert.toString('pem') + '\n' + ca.certPem, keyPem: privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)) };

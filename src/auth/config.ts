@@ -1,5 +1,5 @@
 import { ConfigError } from '../common/errors.ts';
-import { resolveOptions, type OptionSources } from '../common/options.ts';
+import { parseHostPort, resolveOptions, type OptionSources } from '../common/options.ts';
 import { AUTH_OPTIONS } from './options.ts';
 import type { LogLevel } from '../common/logger.ts';
 import { isInCluster, IN_CLUSTER_DIR } from '../kube/index.ts';
@@ -60,9 +60,7 @@ function resolveStorage(type: string, namespace: string | undefined, kubeAccess:
 
 export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const v = resolveOptions(AUTH_OPTIONS, sources);
-  const listenText = v.listen as string;
-  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(listenText);
-  if (!m || Number(m[3]) > 65535) throw new ConfigError('listen', `--listen must be host:port (got ${JSON.stringify(listenText)})`);
+  const listen = parseHostPort(v.listen as string, 'listen', 'listen');
   const clusterName = v.clusterName as string;
   if (!CLUSTER_NAME.test(clusterName)) throw new ConfigError('clusterName', `--cluster-name must be a lower-case DNS name, as it becomes the SPIFFE trust domain (got ${JSON.stringify(clusterName)})`);
   const certTtlMs = v.certTtl as number;
@@ -84,7 +82,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const inCluster = isInCluster(env);
   const storage = resolveStorage(v.storage as string, v.storageNamespace as string | undefined, v.kubeconfig !== undefined || inCluster, inCluster);
   return {
-    listen: { host: (m[1] ?? m[2]) as string, port: Number(m[3]) },
+    listen,
     stateDir: v.stateDir as string,
     clusterName,
     certTtlMs,

@@ -116,3 +116,16 @@ export function resolveOptions(table: readonly OptionSpec[], sources: OptionSour
   }
   return out;
 }
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Parses `host:port` or `[v6]:port` of option `key` (flag `--flag`). */
+export function parseHostPort(text: string, key: string, flag: string): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(key, `--${flag} must be host:port (got ${JSON.stringify(text)})`);
+  return { host: (m[1] ?? m[2]) as string, port };
+}

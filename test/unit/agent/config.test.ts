@@ -59,7 +59,7 @@ describe('resolveAgentConfig', () => {
 
   it('names the option of each bad value', () => {
     assertConfigError(() => resolve({ ...minimal, authAddr: undefined }), 'authAddr', '--auth-addr (or KUBE_JOIN_AUTH_ADDR) is required');
-    assertConfigError(() => resolve({ ...minimal, authAddr: 'no-port' }), 'authAddr', '"authAddr" must be host:port (got "no-port")');
+    assertConfigError(() => resolve({ ...minimal, authAddr: 'no-port' }), 'authAddr', '--auth-addr must be host:port (got "no-port")');
     assertConfigError(() => resolve({ ...minimal, caPin: 'sha256:1234' }), 'caPin', '--ca-pin must be sha256:<64 hex digits> (got "sha256:1234")');
     assertConfigError(() => resolve({ ...minimal, renewFraction: '1.5' }), 'renewFraction', '--renew-fraction must be between 0 and 1, exclusive (got 1.5)');
     assertConfigError(() => resolve(minimal, { KUBE_JOIN_RENEW_BEFORE: 'soon' }), 'renewBefore', 'KUBE_JOIN_RENEW_BEFORE must be a duration like 30s, 10m or 1h (got "soon")');
