@@ -2,7 +2,7 @@ import { ConfigError } from '../common/errors.ts';
 import { parseHostPort, resolveOptions, type OptionSources } from '../common/options.ts';
 import { AUTH_OPTIONS } from './options.ts';
 import type { LogLevel } from '../common/logger.ts';
-import { isInCluster, IN_CLUSTER_DIR } from '../kube/index.ts';
+import { isInCluster } from '../kube/in-cluster-env.ts';
 
 
 /** Kubernetes API access of the auth service (in_cluster TokenReviews). */

@@ -1,8 +1,5 @@
 import type { AgentRecord, AppSpec } from '../protocol/index.ts';
 
-/** How long an agent stays listed after its certificate expired, unless it joins again. */
-export const DEFAULT_INVENTORY_GRACE_MS = 60 * 60 * 1000;
-
 export interface JoinFacts {
   hostId: string;
   namespace: string;

@@ -23,17 +23,3 @@ export function parseDurationMs(text: string | number, what: string): number {
   }
   return Math.round(total);
 }
-
-/** Formats milliseconds compactly for logs and `--help` (`1h`, `10m`, `1m30s`, `250ms`). */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  let rest = Math.round(ms / 1000);
-  const parts: string[] = [];
-  for (const [unit, size] of [['h', 3600], ['m', 60], ['s', 1]] as const) {
-    if (rest >= size) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-  }
-  return parts.join('');
-}

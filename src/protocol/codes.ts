@@ -42,7 +42,3 @@ const RETRYABLE: ReadonlySet<ProblemCode> = new Set<ProblemCode>([
 export function dispositionOf(code: ProblemCode): Disposition {
   return RETRYABLE.has(code) ? 'retry' : 'final';
 }
-
-export function isProblemCode(value: unknown): value is ProblemCode {
-  return typeof value === 'string' && (PROBLEM_CODES as readonly string[]).includes(value);
-}
