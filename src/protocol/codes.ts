@@ -13,9 +13,11 @@ export const PROBLEM_CODES = [
   'service_account_not_allowed',
   'roles_not_allowed',
   'csr_invalid',
+  'host_id_mismatch',
   'rate_limited',
   'tokenreview_forbidden',
   'kube_unavailable',
+  'storage_unavailable',
   'unauthorized',
   'forbidden',
   'not_found',
@@ -36,6 +38,7 @@ export type Disposition = 'retry' | 'final';
 const RETRYABLE: ReadonlySet<ProblemCode> = new Set<ProblemCode>([
   'rate_limited',
   'kube_unavailable',
+  'storage_unavailable',
   'internal',
 ]);
 
