@@ -30,6 +30,27 @@ export class StorageError extends KubeJoinError<'ERR_STORAGE'> {
   }
 }
 
+/** errnos that make a whole directory unusable for writing, whichever file was being written. */
+const DIRECTORY_PROBLEMS: Readonly<Record<string, string>> = {
+  EROFS: 'is read-only',
+  ENOSPC: 'is full',
+  EDQUOT: 'is over its disk quota',
+  EACCES: 'is not writable by this process',
+  EPERM: 'is not writable by this process',
+};
+
+/**
+ * A failed file operation in the state directory as a one-line StorageError naming the directory and
+ * the errno: "state directory /x is read-only (EROFS)". An errno that says nothing about the directory
+ * as a whole reads "state directory /x <failed> (ENOENT)". A KubeJoinError passes through unchanged.
+ */
+export function stateDirError(dir: string, failed: string, err: unknown): KubeJoinError {
+  if (err instanceof KubeJoinError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const problem = code === undefined ? undefined : DIRECTORY_PROBLEMS[code];
+  return new StorageError(`state directory ${dir} ${problem ?? failed} (${code ?? (err as Error | undefined)?.message ?? String(err)})`, err);
+}
+
 /** Another auth process already serves this state directory. */
 export class StateLockedError extends KubeJoinError<'ERR_STATE_LOCKED'> {
   readonly pid: number;

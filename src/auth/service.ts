@@ -7,7 +7,7 @@ import { createCa, issueServingCert, loadCa, type CertificateAuthority } from '.
 import { join } from 'node:path';
 import { makeDirs, writeFileAtomic } from '../common/fs.ts';
 import { ensureAdminIdentity } from './admin-identity.ts';
-import { StorageError } from './errors.ts';
+import { stateDirError } from './errors.ts';
 import { decryptCaKey, encryptCaKey, parseKeyEncryptionKey } from './ca-key-encryption.ts';
 import { isRecordLive } from './inventory.ts';
 import { createJoinRateLimiter } from './rate-limit.ts';
@@ -83,8 +83,8 @@ async function openStorage(config: ResolvedAuthConfig, deps: AuthDeps, connectio
   if (connection === undefined) throw new ConfigError('storage', '--storage kubernetes needs the Kubernetes API: run in a pod or give --kubeconfig');
   const namespace = storage.namespace ?? (await podNamespace());
   // The state directory still holds this replica's admin identity and auth.addr.
-  await makeDirs(config.stateDir, 0o700).catch((err: NodeJS.ErrnoException) => {
-    throw new StorageError(`state directory ${config.stateDir} cannot be created (${err.code ?? err.message})`, err);
+  await makeDirs(config.stateDir, 0o700).catch((err: unknown) => {
+    throw stateDirError(config.stateDir, 'cannot be created', err);
   });
   const client = createKubeClient(connection, { timeoutMs: config.kube?.timeoutMs ?? 5000 });
   try {
@@ -167,7 +167,9 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       else deps.logger.info('another replica created the CA first: using it', { storage: config.storage?.type ?? 'file' });
     }
     const ca = await loadCa({ certPem: stored.certPem, keyPem: await decryptCaKey(stored.keyPem, kek) });
-    const admin = await ensureAdminIdentity(config.stateDir, ca, deps.now());
+    const admin = await ensureAdminIdentity(config.stateDir, ca, deps.now()).catch((err: unknown) => {
+      throw stateDirError(config.stateDir, 'cannot be written (the admin identity)', err);
+    });
     if (admin.created) deps.logger.info('wrote the admin identity', { dir: admin.dir });
     const tls = await issueServingCert(ca, config.sans, deps.now());
     const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true });
@@ -189,7 +191,9 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       readiness: kube ? [() => kubeReady(kube as KubeClient)] : [],
     });
     const local = ['0.0.0.0', '::'].includes(server.address.host) ? '127.0.0.1' : server.address.host;
-    await writeFileAtomic(join(config.stateDir, ADDRESS_FILE), `${local.includes(':') ? `[${local}]` : local}:${server.address.port}\n`, 0o644);
+    await writeFileAtomic(join(config.stateDir, ADDRESS_FILE), `${local.includes(':') ? `[${local}]` : local}:${server.address.port}\n`, 0o644).catch((err: unknown) => {
+      throw stateDirError(config.stateDir, `cannot be written (${ADDRESS_FILE})`, err);
+    });
     await sweepInventory(storage, metrics, deps.now(), deps.logger);
     const sweeper = setInterval(() => {
       sweepInventory(storage, metrics, deps.now(), deps.logger).catch((err: Error) => deps.logger.warn('inventory sweep failed', { error: err.message }));

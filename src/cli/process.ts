@@ -23,8 +23,11 @@ export interface KubeJoinProcess {
  * Runs `kube-join ARGS` as a child on the same Node, collecting its JSON log lines from stdout (and
  * copying them to `logFile` when given). Used by the demo, the integration tests and the benchmarks.
  */
-export function spawnKubeJoin(args: readonly string[], options: { env?: NodeJS.ProcessEnv; logFile?: string; main?: string } = {}): KubeJoinProcess {
-  const child = spawn(process.execPath, [options.main ?? MAIN_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+export function spawnKubeJoin(args: readonly string[], options: { env?: NodeJS.ProcessEnv; logFile?: string; main?: string; prefix?: readonly string[] } = {}): KubeJoinProcess {
+  // `prefix` runs node under another command (e.g. `unshare --mount bash -c SCRIPT`), which must end by
+  // exec'ing its last arguments, so that the child's pid and signals are node's.
+  const command = [...(options.prefix ?? []), process.execPath, options.main ?? MAIN_PATH, ...args];
+  const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
   const lines: Record<string, unknown>[] = [];
   const waiters: { msg: string; predicate: ((l: Record<string, unknown>) => boolean) | undefined; resolve: (l: Record<string, unknown>) => void; reject: (e: Error) => void }[] = [];
   let stderr = '';

@@ -6,13 +6,13 @@ import { spawnKubeJoin, type KubeJoinProcess } from '../../src/cli/process.ts';
 /** Integration tests run the built CLI, as users and the image do: `npm test` builds it first. */
 export const DIST_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-export function kubeJoin(args: readonly string[], options: { env?: NodeJS.ProcessEnv; logFile?: string } = {}): KubeJoinProcess {
+export function kubeJoin(args: readonly string[], options: { env?: NodeJS.ProcessEnv; logFile?: string; prefix?: readonly string[] } = {}): KubeJoinProcess {
   if (!existsSync(DIST_MAIN)) throw new Error(`${DIST_MAIN} is missing: run "npm run build" (npm test does) before the integration tests`);
   return spawnKubeJoin(args, { ...options, main: DIST_MAIN });
 }
 
 /** Runs a command to its end; returns exit code, stdout lines and stderr. */
-export async function kubeJoinRun(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | string; stdout: string; stderr: string; lines: Record<string, unknown>[] }> {
+export async function kubeJoinRun(args: readonly string[], options: { env?: NodeJS.ProcessEnv; prefix?: readonly string[] } = {}): Promise<{ code: number | string; stdout: string; stderr: string; lines: Record<string, unknown>[] }> {
   const p = kubeJoin(args, options);
   const code = await p.exited;
   await new Promise((r) => setImmediate(r));

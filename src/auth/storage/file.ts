@@ -1,10 +1,10 @@
-import { open, readFile, readdir, unlink, chmod, stat } from 'node:fs/promises';
+import { open, readFile, readdir, unlink, chmod, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { AgentRecordSchema, type AgentRecord } from '../../protocol/index.ts';
 import { makeDirs, writeFileAtomic } from '../../common/fs.ts';
 import type { StoredCa } from '../ca.ts';
-import { StateLockedError, StorageError, TokenExistsError, TokenNotFoundError } from '../errors.ts';
+import { StateLockedError, StorageError, TokenExistsError, TokenNotFoundError, stateDirError } from '../errors.ts';
 import { formatProvisionToken, isValidTokenName, parseProvisionToken, type ProvisionToken } from '../tokens.ts';
 import type { AuthStorage } from './types.ts';
 
@@ -32,6 +32,15 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** readdir that fails as a StorageError naming the directory. */
+async function listDir(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (err) {
+    throw new StorageError(`reading ${path} failed: ${(err as Error).message}`, err);
+  }
+}
+
 /**
  * Takes the state directory's serving lock: a file holding our pid, created exclusively. A lock whose
  * process is gone (a crash) is taken over.
@@ -39,19 +48,29 @@ function isAlive(pid: number): boolean {
 async function acquireLock(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK);
   for (let tries = 0; tries < 3; tries++) {
+    let handle: FileHandle;
     try {
-      const handle = await open(path, 'wx', 0o600);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      return async () => {
-        await unlink(path).catch(() => undefined);
-      };
+      handle = await open(path, 'wx', 0o600);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot create lock ${path}: ${(err as Error).message}`, err);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw stateDirError(dir, `cannot hold the lock ${path}`, err);
       const pid = Number((await readOptional(path))?.trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new StateLockedError(path, pid);
       await unlink(path).catch(() => undefined);
+      continue;
     }
+    try {
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+    } catch (err) {
+      // A full disk takes the file but not the pid: remove the empty lock rather than leave a stale
+      // one for the operator (or the next start) to puzzle over.
+      await handle.close().catch(() => undefined);
+      await unlink(path).catch(() => undefined);
+      throw stateDirError(dir, `cannot write the lock ${path}`, err);
+    }
+    return async () => {
+      await unlink(path).catch(() => undefined);
+    };
   }
   throw new StorageError(`cannot take lock ${path}`);
 }
@@ -66,10 +85,20 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
     await makeDirs(join(dir, TOKENS), 0o700);
     await makeDirs(join(dir, AGENTS), 0o700);
   } catch (err) {
-    throw new StorageError(`state directory ${dir} cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err);
+    throw stateDirError(dir, 'cannot be created', err);
   }
-  await chmod(dir, 0o700);
+  await chmod(dir, 0o700).catch((err: unknown) => {
+    throw stateDirError(dir, 'cannot be made private (mode 0700)', err);
+  });
   const release = options.serve ? await acquireLock(dir) : async () => undefined;
+  /** Runs a write; a failure becomes a StorageError naming the state directory and the errno. */
+  const writing = async (what: string, write: () => Promise<void>): Promise<void> => {
+    try {
+      await write();
+    } catch (err) {
+      throw stateDirError(dir, `cannot be written (${what})`, err);
+    }
+  };
   const tokenPath = (name: string) => join(dir, TOKENS, `${name}.yaml`);
   // Agent keys hold "/" and user-chosen host IDs: hash them into safe file names, keep the key inside.
   const agentPath = (key: string) => join(dir, AGENTS, `${createHash('sha256').update(key).digest('hex').slice(0, 40)}.json`);
@@ -127,17 +156,19 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
       if (existing) return existing;
       // Key first: a crash between the two leaves "only half a CA", which start-up reports, never a
       // certificate whose key is lost.
-      await writeFileAtomic(join(dir, CA_KEY), ca.keyPem, 0o600);
-      await writeFileAtomic(join(dir, CA_CERT), ca.certPem, 0o644);
+      await writing('the CA', async () => {
+        await writeFileAtomic(join(dir, CA_KEY), ca.keyPem, 0o600);
+        await writeFileAtomic(join(dir, CA_CERT), ca.certPem, 0o644);
+      });
       return ca;
     },
     getToken: readToken,
     async putToken(token, { overwrite }) {
       if (!overwrite && (await readOptional(tokenPath(token.metadata.name))) !== undefined) throw new TokenExistsError(token.metadata.name);
-      await writeFileAtomic(tokenPath(token.metadata.name), formatProvisionToken(token), 0o600);
+      await writing(`token ${token.metadata.name}`, () => writeFileAtomic(tokenPath(token.metadata.name), formatProvisionToken(token), 0o600));
     },
     async listTokens() {
-      const names = (await readdir(join(dir, TOKENS))).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length));
+      const names = (await listDir(join(dir, TOKENS))).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length));
       const tokens = await Promise.all(names.map(readToken));
       return tokens.filter((t): t is ProvisionToken => t !== undefined).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
     },
@@ -154,7 +185,7 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
       return (await readAgentFile(agentPath(key)))?.record;
     },
     async putAgent(key, record) {
-      await writeFileAtomic(agentPath(key), JSON.stringify({ key, record }), 0o600);
+      await writing(`agent record ${key}`, () => writeFileAtomic(agentPath(key), JSON.stringify({ key, record }), 0o600));
     },
     async listAgents() {
       const files = (await readdir(join(dir, AGENTS))).filter((f) => f.endsWith('.json'));
@@ -167,7 +198,7 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
       });
     },
     async ping() {
-      await readdir(join(dir, TOKENS));
+      await listDir(join(dir, TOKENS));
     },
     close: release,
   };
