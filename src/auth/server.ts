@@ -16,6 +16,7 @@ import type { AuthMetrics } from './metrics.ts';
 import { handleAdmin } from './admin-api.ts';
 import { agentKey, nextRecord } from './inventory.ts';
 import type { JoinRateLimiter } from './rate-limit.ts';
+import { createReadiness, storageReadiness, type ReadinessCheck } from './readiness.ts';
 
 export interface AuthServerOptions {
   host: string;
@@ -27,8 +28,8 @@ export interface AuthServerOptions {
   rateLimiter: JoinRateLimiter;
   /** How long an agent stays in the inventory after its certificate expired. */
   inventoryGraceMs: number;
-  /** Extra readiness checks besides storage (the Kubernetes API); each throws to say "not ready". */
-  readiness: readonly (() => Promise<void>)[];
+  /** Readiness checks besides storage (TokenReviews); each throws to say "not ready". */
+  readiness: readonly ReadinessCheck[];
 }
 
 export type AuthServer = Listening;
@@ -59,6 +60,7 @@ async function parseJoinRequest(req: IncomingMessage) {
  */
 export async function startAuthServer(options: AuthServerOptions): Promise<AuthServer> {
   const { logger, metrics } = options;
+  const readiness = createReadiness([storageReadiness(options.join.storage), ...options.readiness], options.join.now);
 
   /** Best effort: the certificate is issued either way; an inventory failure is logged, not fatal. */
   async function recordInventory(request: Awaited<ReturnType<typeof parseJoinRequest>>, response: Awaited<ReturnType<typeof decideJoin>>): Promise<void> {
@@ -131,10 +133,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         sendJson(res, 200, { status: 'ok' });
         return;
       case 'GET /readyz':
-        Promise.all([options.join.storage.ping().catch((err: Error) => Promise.reject(new Error(`storage: ${err.message}`))), ...options.readiness.map((check) => check())]).then(
-          () => sendJson(res, 200, { ready: true }),
-          (err: Error) => sendJson(res, 503, { ready: false, reason: err.message }),
-        );
+        void readiness.check().then((result) => sendJson(res, result.ready ? 200 : 503, result));
         return;
       case 'GET /metrics':
         metrics.registry.metrics().then((text) => {

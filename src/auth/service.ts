@@ -11,6 +11,7 @@ import { stateDirError } from './errors.ts';
 import { decryptCaKey, encryptCaKey, parseKeyEncryptionKey } from './ca-key-encryption.ts';
 import { isRecordLive } from './inventory.ts';
 import { createJoinRateLimiter } from './rate-limit.ts';
+import { tokenReviewReadiness } from './readiness.ts';
 import { limitConcurrency } from './validators/limit.ts';
 import type { ResolvedAuthConfig } from './config.ts';
 import { createAuthMetrics, type AuthMetrics } from './metrics.ts';
@@ -97,15 +98,6 @@ async function openStorage(config: ResolvedAuthConfig, deps: AuthDeps, connectio
   }
 }
 
-/** The Kubernetes API answers /version (public to every client): in_cluster joins can be proven. */
-async function kubeReady(kube: KubeClient): Promise<void> {
-  try {
-    await kube.request('GET', '/version', { timeoutMs: 2000 });
-  } catch (err) {
-    throw new Error(`Kubernetes API ${kube.server}: ${(err as Error).message}`);
-  }
-}
-
 /** Validators by kubernetes type: static_jwks always, in_cluster and oidc when the config has their part. */
 async function validatorsFor(config: ResolvedAuthConfig, deps: AuthDeps, kube: KubeClient | undefined): Promise<ValidatorSet> {
   const now = () => new Date(deps.now());
@@ -188,7 +180,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
         now: deps.now,
       }),
       inventoryGraceMs: config.inventoryGraceMs,
-      readiness: kube ? [() => kubeReady(kube as KubeClient)] : [],
+      readiness: kube ? [tokenReviewReadiness(kube, config.clusterName)] : [],
     });
     const local = ['0.0.0.0', '::'].includes(server.address.host) ? '127.0.0.1' : server.address.host;
     await writeFileAtomic(join(config.stateDir, ADDRESS_FILE), `${local.includes(':') ? `[${local}]` : local}:${server.address.port}\n`, 0o644).catch((err: unknown) => {

@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import got from 'got';
 import { decodeProtectedHeader } from 'jose';
 import { startKubeCluster, type KubeCluster, type PodRef } from './harness.ts';
 import type { KubeJoinProcess } from '../../src/cli/process.ts';
@@ -198,6 +199,20 @@ describe('k8s: joins against a real kube-apiserver', function () {
         'tokenreview_forbidden',
         `the auth service may not create TokenReviews on ${cluster.server}: bind the ClusterRole system:auth-delegator to the auth service's ServiceAccount (apiserver: tokenreviews.authentication.k8s.io is forbidden: User "system:serviceaccount:${AUTH_NS}:${AUTH_SA_UNBOUND}" cannot create resource "tokenreviews" in API group "authentication.k8s.io" at the cluster scope)`,
       );
+    });
+
+    it('/readyz: 503 naming the ClusterRole system:auth-delegator while TokenReviews are forbidden, 200 with the binding', async () => {
+      const readyz = (service: AuthService) =>
+        got(`https://127.0.0.1:${service.address.port}/readyz`, { https: { certificateAuthority: service.ca.certPem }, throwHttpErrors: false, retry: { limit: 0 } });
+      const without = await readyz(authWithoutBinding);
+      assert.equal(without.statusCode, 503);
+      assert.deepEqual(JSON.parse(without.body), {
+        ready: false,
+        reason: `the auth service may not create TokenReviews on ${cluster.server}: bind the ClusterRole system:auth-delegator to the auth service's ServiceAccount (apiserver: tokenreviews.authentication.k8s.io is forbidden: User "system:serviceaccount:${AUTH_NS}:${AUTH_SA_UNBOUND}" cannot create resource "tokenreviews" in API group "authentication.k8s.io" at the cluster scope)`,
+      });
+      const bound = await readyz(auth);
+      assert.equal(bound.statusCode, 200, bound.body);
+      assert.deepEqual(JSON.parse(bound.body), { ready: true });
     });
 
     it('reuses a positive review for a few seconds, keyed by the token, and reviews other tokens afresh', async () => {

@@ -109,6 +109,8 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
       await cluster.createRole(ns, 'secrets-only', [SECRETS_RULE]);
       await cluster.createRoleBinding(ns, 'secrets-only', 'secrets-only', [{ namespace: ns, name: SECRETS_ONLY_SA }]);
     }
+    // As the chart binds it: without system:auth-delegator the replicas' /readyz (a TokenReview probe) fails.
+    await cluster.createClusterRoleBinding('kube-join-storage:auth-delegator', 'system:auth-delegator', [{ kind: 'ServiceAccount', name: AUTH_SA, namespace: NS }]);
     kubeconfig = await serviceAccountKubeconfig(NS, AUTH_SA, true);
   });
 

@@ -13,6 +13,8 @@ const CA_KEY = 'ca.key';
 const TOKENS = 'tokens';
 const AGENTS = 'agents';
 const LOCK = 'auth.lock';
+/** Written and removed again by the readiness write probe. */
+const PROBE = '.readiness-probe';
 
 async function readOptional(path: string): Promise<string | undefined> {
   try {
@@ -199,6 +201,13 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
     },
     async ping() {
       await listDir(join(dir, TOKENS));
+    },
+    async probeWrite() {
+      const path = join(dir, PROBE);
+      await writing('readiness probe', async () => {
+        await writeFileAtomic(path, `${process.pid}\n`, 0o600);
+        await unlink(path);
+      });
     },
     close: release,
   };

@@ -16,6 +16,8 @@ export const TOKEN_NAME_ANNOTATION = 'kube-join.dev/token-name';
 /** `{"key":…,"record":…}` of an inventory entry, on its Lease (Leases have no data field). */
 export const AGENT_ANNOTATION = 'kube-join.dev/agent';
 export const CA_SECRET = 'kube-join-ca';
+/** Name of the Secret the readiness probe creates as a server-side dry run (never stored). */
+export const PROBE_SECRET = 'kube-join-readiness-probe';
 const CA_CERT = 'ca.crt';
 const CA_KEY = 'ca.key';
 const TOKEN_KEY = 'token.yaml';
@@ -369,6 +371,16 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
 
     async ping() {
       await call('list', 'secrets', 'GET', base.secrets, { query: { labelSelector: selectorOf('token'), limit: '1' } });
+    },
+    async probeWrite() {
+      // dryRun=All: authorization and admission decide as for a real create, and nothing reaches etcd.
+      const body = { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: PROBE_SECRET, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } } };
+      try {
+        await call('create', 'secrets', 'POST', base.secrets, { body, query: { dryRun: 'All' }, handled: [409] });
+      } catch (err) {
+        // 409 AlreadyExists: someone stored a Secret of that name; authorization to create had passed.
+        if (!isStatus(err, 409)) throw err;
+      }
     },
     async close() {
       client.close();

@@ -24,5 +24,11 @@ export interface AuthStorage {
   deleteAgent(key: string): Promise<void>;
   /** Cheap check that the backend answers, for /readyz. */
   ping(): Promise<void>;
+  /**
+   * Cheap check that the backend takes writes, for /readyz (cached there, never run per request):
+   * leaves nothing behind. Throws StorageError naming the problem (a read-only or full state
+   * directory, a missing permission to create Secrets).
+   */
+  probeWrite(): Promise<void>;
   close(): Promise<void>;
 }
