@@ -63,7 +63,12 @@ const KubernetesSpecSchema = z
   });
 
 const EXPIRES_MESSAGE = 'must be an RFC 3339 date-time such as 2026-12-31T00:00:00Z';
-const ExpiresSchema = z.union([z.date(), z.iso.datetime({ offset: true, message: EXPIRES_MESSAGE })], { message: EXPIRES_MESSAGE }).transform((v) => (v instanceof Date ? v : new Date(v)));
+// An offset can carry 9999-12-31T23:59:59-12:00 into the year 10000, which toISOString writes as
+// +010000-...: a token stored that way would no longer read back. Years 0000-9999 only, in UTC.
+const ExpiresSchema = z
+  .union([z.date(), z.iso.datetime({ offset: true, message: EXPIRES_MESSAGE })], { message: EXPIRES_MESSAGE })
+  .transform((v) => (v instanceof Date ? v : new Date(v)))
+  .refine((d) => /^\d{4}-/.test(Number.isNaN(d.getTime()) ? '' : d.toISOString()), { message: `${EXPIRES_MESSAGE}, in the years 0000 to 9999 (UTC)` });
 
 const ProvisionTokenDocSchema = z
   .object({
@@ -86,7 +91,7 @@ const ProvisionTokenDocSchema = z
       .strict()
       .superRefine((spec, ctx) => {
         if (spec.join_method !== 'kubernetes') {
-          ctx.addIssue({ code: 'custom', path: ['join_method'], message: `"${spec.join_method}" is not supported: kube-join joins with "kubernetes" only` });
+          ctx.addIssue({ code: 'custom', path: ['join_method'], message: `${quote(spec.join_method)} is not supported: kube-join joins with "kubernetes" only` });
         } else if (!spec.kubernetes) {
           ctx.addIssue({ code: 'custom', path: ['kubernetes'], message: 'is required when join_method is kubernetes' });
         }
@@ -112,14 +117,39 @@ export interface ProvisionToken {
   };
 }
 
+/**
+ * A value from the document, quoted for a one-line message: JSON string escapes (so no line breaks,
+ * U+2028/U+2029 included), and cut short.
+ */
+function quote(value: string): string {
+  const short = value.length > 64 ? `${value.slice(0, 64)}...` : value;
+  return JSON.stringify(short).replace(/[\u2028\u2029\u0085]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** `spec.kubernetes.allow[0].service_account`; a key that is not a plain name is quoted: `metadata.labels["a b"]`. */
 function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '');
+  return path.reduce<string>((acc, part) => {
+    if (typeof part === 'number') return `${acc}[${part}]`;
+    const key = String(part);
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return `${acc}[${quote(key)}]`;
+    return acc ? `${acc}.${key}` : key;
+  }, '');
+}
+
+/** The first line of a parser message, without control characters. */
+function firstLine(message: string): string {
+  return (message.split(/\r?\n|[\r\u2028\u2029\u0085]/)[0] as string).replace(/[\u0000-\u001f\u007f]/g, ' ').trim() || 'unreadable';
+}
+
+function kindOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'a sequence' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /**
  * Parses one provision token from YAML (or JSON) text, in Teleport's `kind: token, version: v2` form.
  * Fills `metadata.expires` with now + 30 min when absent. Throws TokenSpecError naming the first bad
- * field (`spec.kubernetes.allow[0].service_account: must be ...`), or the YAML line of a syntax error.
+ * field (`spec.kubernetes.allow[0].service_account: must be ...`), or the YAML line of a syntax error;
+ * the message is always one line (values and odd keys from the document are quoted with escapes).
  */
 export function parseProvisionToken(text: string, now: number): ProvisionToken {
   const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
@@ -129,12 +159,23 @@ export function parseProvisionToken(text: string, now: number): ProvisionToken {
   if (nonEmpty.length > 1) throw new TokenSpecError('', `the file holds ${nonEmpty.length} YAML documents; give one token per file`);
   const doc = nonEmpty[0] as (typeof nonEmpty)[number];
   const yamlError = doc.errors[0];
-  if (yamlError) throw new TokenSpecError('', `malformed YAML: ${yamlError.message.split('\n')[0]}`);
-  const parsed = ProvisionTokenDocSchema.safeParse(doc.toJS());
+  if (yamlError) throw new TokenSpecError('', `malformed YAML: ${firstLine(yamlError.message)}`);
+  let data: unknown;
+  try {
+    // Aliases are expanded here: an unknown one, or too many (a "billion laughs" document), throws.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new TokenSpecError('', `malformed YAML: ${firstLine(err instanceof Error ? err.message : String(err))}`);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new TokenSpecError('', `the document must be a mapping with kind, version, metadata and spec, not ${kindOf(data)}`);
+  }
+  const parsed = ProvisionTokenDocSchema.safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue;
-    const message = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
-    throw new TokenSpecError(fieldPath(issue.path), message);
+    const unknown = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.slice(0, 5).map(quote).join(', ')}${issue.keys.length > 5 ? ', ...' : ''}` : undefined;
+    if (issue.path.length === 0) throw new TokenSpecError('', `the document has ${unknown ?? firstLine(issue.message)} (a token has kind, version, metadata and spec)`);
+    throw new TokenSpecError(fieldPath(issue.path), unknown ?? firstLine(issue.message));
   }
   const value = parsed.data;
   return {
