@@ -9,7 +9,7 @@ import {
 import { KubeJoinError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { listen, type Listening } from '../common/listen.ts';
-import { ProblemError } from './errors.ts';
+import { ProblemError, StorageError } from './errors.ts';
 import { readBody, sendJson, sendProblem } from './http.ts';
 import { decideJoin, type JoinAudit, type JoinContext } from './join.ts';
 import type { AuthMetrics } from './metrics.ts';
@@ -55,6 +55,20 @@ async function parseJoinRequest(req: IncomingMessage) {
 }
 
 /**
+ * The problem a failed request answers with: its own ProblemError; a StorageError 503
+ * storage_unavailable (retried by agents), with `storageDetail` as the detail; anything else (a bug)
+ * 500 internal.
+ */
+function problemOf(err: unknown, storageDetail: (err: StorageError) => string): ProblemError {
+  if (err instanceof ProblemError) return err;
+  if (err instanceof StorageError) return new ProblemError('storage_unavailable', 503, storageDetail(err), { cause: err });
+  return new ProblemError('internal', 500, 'internal error; see the auth service log', { cause: err });
+}
+
+/** Agents are not authenticated: they learn that storage failed, the log (and admins) learn why. */
+const JOIN_STORAGE_DETAIL = 'the auth service cannot use its storage right now; retry later (its log says why)';
+
+/**
  * The auth service's HTTPS endpoints: POST /v1/join, GET /v1/ca, /healthz, /readyz, /metrics. Every
  * refusal is problem+json with a stable code; every join decision is one audit log line.
  */
@@ -94,7 +108,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       metrics.joinDuration.observe({ result: 'success' }, seconds());
       logger.info('join', { result: 'success', remote: req.socket.remoteAddress, agentVersion: request.agentVersion, ...audit });
     } catch (err) {
-      const problem = err instanceof ProblemError ? err : new ProblemError('internal', 500, 'internal error; see the auth service log', { cause: err });
+      const problem = problemOf(err, () => JOIN_STORAGE_DETAIL);
       sendProblem(res, problem);
       const result = problem.status >= 500 ? 'error' : 'rejected';
       metrics.joins.inc({ result, code: problem.code });
@@ -114,7 +128,8 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     const route = `${req.method} ${path}`;
     if (path.startsWith('/v1/admin/')) {
       handleAdmin(req, res, { storage: options.join.storage, now: options.join.now, logger }).catch((err: unknown) => {
-        const problem = err instanceof ProblemError ? err : new ProblemError('internal', 500, 'internal error; see the auth service log', { cause: err });
+        // An admin is told what is wrong with storage ("state directory /x is read-only (EROFS)").
+        const problem = problemOf(err, (storageErr) => storageErr.message);
         if (problem.status >= 500) logger.error('admin request failed', { route, error: (err as Error)?.message });
         else logger.warn('admin request refused', { route, code: problem.code, reason: problem.message });
         sendProblem(res, problem);

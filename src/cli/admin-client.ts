@@ -84,7 +84,13 @@ export async function connectAdmin(options: AdminOptions): Promise<AdminClient> 
       } catch {
         problem = undefined;
       }
-      if (problem?.success) throw new AdminRequestError(problem.data.detail ?? problem.data.title, response.statusCode, problem.data.code);
+      if (problem?.success) {
+        const detail = (problem.data.detail ?? problem.data.title).replace(/\s*\n\s*/g, ' ');
+        // A 4xx detail speaks of the request and stands alone; a 5xx is the service's state, and its
+        // code (storage_unavailable, kube_unavailable, internal) tells whether trying again can help.
+        const message = response.statusCode >= 500 ? `auth service ${base} answered ${response.statusCode} ${problem.data.code}: ${detail}` : detail;
+        throw new AdminRequestError(message, response.statusCode, problem.data.code);
+      }
       throw new AdminRequestError(`auth service ${base} answered ${response.statusCode}`, response.statusCode);
     }
     return response;

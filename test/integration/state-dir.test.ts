@@ -4,10 +4,13 @@
  * read-only or full.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kubeJoinRun } from '../support/kube-join.ts';
+import { promisify } from 'node:util';
+import got from 'got';
+import { kubeJoin, kubeJoinRun, tokenYaml } from '../support/kube-join.ts';
 
 const MOUNT_FAILED = 97;
 
@@ -18,6 +21,11 @@ const MOUNT_FAILED = 97;
 function inPrivateMount(script: string, mountPoint: string): string[] {
   const unshare = process.getuid?.() === 0 ? ['unshare', '--mount'] : ['unshare', '--user', '--map-root-user', '--mount'];
   return [...unshare, 'bash', '-c', script, mountPoint];
+}
+
+/** `nsenter` arguments that run a command in the mount namespace of `pid` (made by inPrivateMount). */
+function inMountOf(pid: number): string[] {
+  return process.getuid?.() === 0 ? ['-t', String(pid), '--mount'] : ['-t', String(pid), '--user', '--mount', '--preserve-credentials'];
 }
 
 const mountTmpfs = (size: string) => `mount -t tmpfs -o size=${size} tmpfs "$0" || exit ${MOUNT_FAILED}`;
@@ -31,6 +39,36 @@ describe('auth service: a state directory that cannot be written (real tmpfs)', 
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('while serving, the state directory turns read-only: /readyz 503 naming it and EROFS; token create fails in one line with storage_unavailable', async () => {
+    const auth = kubeJoin(['auth', '--state-dir', `${dir}/state`, '--listen', '127.0.0.1:0', '--cluster-name', 'state-dir'], { prefix: inPrivateMount([mountTmpfs('4m'), 'exec "$@"'].join('\n'), dir) });
+    try {
+      const listening = await auth.waitFor('auth service listening');
+      const addr = String(listening.addr);
+      const pid = auth.child.pid as number;
+      // The tmpfs exists only in the auth's mount namespace: the admin commands reach it through /proc.
+      const stateDir = `/proc/${pid}/root${dir}/state`;
+      const ca = await readFile(join(stateDir, 'ca.crt'), 'utf8');
+      const createToken = async (name: string) => {
+        await writeFile(join(dir, `${name}.yaml`), tokenYaml({ name, type: 'in_cluster' }));
+        return kubeJoinRun(['token', 'create', '-f', join(dir, `${name}.yaml`), '--state-dir', stateDir]);
+      };
+      const before = await createToken('before');
+      assert.equal(before.code, 0, before.stderr);
+
+      await promisify(execFile)('nsenter', [...inMountOf(pid), 'mount', '-o', 'remount,ro', dir]);
+
+      const ready = await got(`https://${addr}/readyz`, { https: { certificateAuthority: ca }, throwHttpErrors: false, retry: { limit: 0 } });
+      assert.equal(ready.statusCode, 503);
+      assert.deepEqual(JSON.parse(ready.body), { ready: false, reason: `storage: state directory ${dir}/state is read-only (EROFS)` });
+      const after = await createToken('after');
+      assert.equal(after.code, 1);
+      assert.equal(after.stderr, `kube-join: auth service https://${addr} answered 503 storage_unavailable: state directory ${dir}/state is read-only (EROFS) [ERR_ADMIN_REQUEST]\n`);
+      assert.ok(auth.lines.some((l) => l.msg === 'admin request failed' && l.error === `state directory ${dir}/state is read-only (EROFS)`), 'the auth log says why');
+    } finally {
+      await auth.stop();
+    }
   });
 
   it('refuses to start on a read-only state directory: exit 1, one line naming the directory and EROFS', async () => {
