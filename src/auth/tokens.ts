@@ -152,7 +152,9 @@ function kindOf(value: unknown): string {
  * the message is always one line (values and odd keys from the document are quoted with escapes).
  */
 export function parseProvisionToken(text: string, now: number): ProvisionToken {
-  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
+  // logLevel error: yaml would otherwise print a process warning (to stderr, outside the JSON log) for
+  // odd documents, such as one with a sequence as a key; those are refused below as unknown fields.
+  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true, logLevel: 'error' });
   if (!Array.isArray(docs)) throw new TokenSpecError('', 'the file holds no YAML document');
   const nonEmpty = docs.filter((d) => d.contents !== null || d.errors.length > 0);
   if (nonEmpty.length === 0) throw new TokenSpecError('', 'the file holds no YAML document');
