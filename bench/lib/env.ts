@@ -77,6 +77,7 @@ export async function startAuth(options: { stateDir: string; logFile: string; po
     MAIN_JS, 'auth',
     '--state-dir', options.stateDir,
     '--listen', `127.0.0.1:${options.port ?? 0}`,
+    '--metrics-addr', '127.0.0.1:0',
     '--cluster-name', CLUSTER,
     '--cert-ttl', options.certTtl ?? '1h',
     '--max-cert-ttl', options.maxCertTtl ?? '24h',

@@ -28,6 +28,8 @@ export interface OidcConfig {
 
 export interface ResolvedAuthConfig {
   listen: { host: string; port: number };
+  /** Plain-HTTP /metrics (--metrics-addr); undefined: not served ("off", or a hand-built config without it). */
+  metricsListen?: { host: string; port: number };
   stateDir: string;
   clusterName: string;
   certTtlMs: number;
@@ -61,6 +63,8 @@ function resolveStorage(type: string, namespace: string | undefined, kubeAccess:
 export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const v = resolveOptions(AUTH_OPTIONS, sources);
   const listen = parseHostPort(v.listen as string, 'listen', 'listen');
+  const metricsText = v.metricsAddr as string;
+  const metricsListen = metricsText === '' || metricsText === 'off' ? undefined : parseHostPort(metricsText, 'metricsAddr', 'metrics-addr');
   const clusterName = v.clusterName as string;
   if (!CLUSTER_NAME.test(clusterName)) throw new ConfigError('clusterName', `--cluster-name must be a lower-case DNS name, as it becomes the SPIFFE trust domain (got ${JSON.stringify(clusterName)})`);
   const certTtlMs = v.certTtl as number;
@@ -83,6 +87,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const storage = resolveStorage(v.storage as string, v.storageNamespace as string | undefined, v.kubeconfig !== undefined || inCluster, inCluster);
   return {
     listen,
+    metricsListen,
     stateDir: v.stateDir as string,
     clusterName,
     certTtlMs,

@@ -5,6 +5,7 @@ import { IN_CLUSTER_DIR } from '../kube/in-cluster-env.ts';
 /** Every auth service option; the single home of its defaults. */
 export const AUTH_OPTIONS: readonly OptionSpec[] = [
   { key: 'listen', flag: 'listen', kind: 'string', arg: '<host:port>', default: '0.0.0.0:3025', help: 'address of the HTTPS join endpoint' },
+  { key: 'metricsAddr', flag: 'metrics-addr', kind: 'string', arg: '<host:port>', default: '0.0.0.0:3026', help: 'Prometheus /metrics listens here, over plain HTTP, apart from the join port ("off" to disable)' },
   { key: 'stateDir', flag: 'state-dir', kind: 'string', arg: '<dir>', default: '/var/lib/kube-join', help: 'state directory: with file storage the CA, tokens and inventory; always the admin identity and auth.addr of this process' },
   { key: 'storage', flag: 'storage', kind: 'string', arg: '<file|kubernetes>', default: 'file', help: 'where the CA, tokens and inventory live: file (the state directory, one process) or kubernetes (Secrets and Leases in --storage-namespace, several replicas)' },
   { key: 'storageNamespace', flag: 'storage-namespace', kind: 'string', arg: '<namespace>', help: `namespace of the kubernetes storage (default: the pod's own, from ${IN_CLUSTER_DIR}/namespace); its ServiceAccount needs get, list, create, update, delete on secrets and leases there` },

@@ -69,7 +69,8 @@ function problemOf(err: unknown, storageDetail: (err: StorageError) => string): 
 const JOIN_STORAGE_DETAIL = 'the auth service cannot use its storage right now; retry later (its log says why)';
 
 /**
- * The auth service's HTTPS endpoints: POST /v1/join, GET /v1/ca, /healthz, /readyz, /metrics. Every
+ * The auth service's HTTPS endpoints: POST /v1/join, GET /v1/ca, /healthz, /readyz (/metrics is on a
+ * plain-HTTP listener of its own, see startMetricsServer). Every
  * refusal is problem+json with a stable code; every join decision is one audit log line.
  */
 export async function startAuthServer(options: AuthServerOptions): Promise<AuthServer> {
@@ -149,12 +150,6 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         return;
       case 'GET /readyz':
         void readiness.check().then((result) => sendJson(res, result.ready ? 200 : 503, result));
-        return;
-      case 'GET /metrics':
-        metrics.registry.metrics().then((text) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(text);
-        });
         return;
       default:
         sendProblem(res, new ProblemError('not_found', 404, `no endpoint ${route}`));

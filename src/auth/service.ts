@@ -6,6 +6,7 @@ import { spkiPin } from '../common/crypto.ts';
 import { createCa, issueServingCert, loadCa, type CertificateAuthority } from './ca.ts';
 import { join } from 'node:path';
 import { makeDirs, writeFileAtomic } from '../common/fs.ts';
+import type { Listening } from '../common/listen.ts';
 import { ensureAdminIdentity } from './admin-identity.ts';
 import { stateDirError } from './errors.ts';
 import { decryptCaKey, encryptCaKey, parseKeyEncryptionKey } from './ca-key-encryption.ts';
@@ -14,7 +15,7 @@ import { createJoinRateLimiter } from './rate-limit.ts';
 import { tokenReviewReadiness } from './readiness.ts';
 import { limitConcurrency } from './validators/limit.ts';
 import type { ResolvedAuthConfig } from './config.ts';
-import { createAuthMetrics, type AuthMetrics } from './metrics.ts';
+import { createAuthMetrics, startMetricsServer, type AuthMetrics } from './metrics.ts';
 import { startAuthServer, type AuthServer } from './server.ts';
 import { openFileStorage } from './storage/file.ts';
 import { openKubernetesStorage } from './storage/kubernetes.ts';
@@ -26,6 +27,8 @@ import type { ValidatorSet } from './validators/types.ts';
 
 export interface AuthService {
   address: { host: string; port: number };
+  /** Where plain-HTTP /metrics listens; undefined with --metrics-addr off. */
+  metricsAddress: { host: string; port: number } | undefined;
   /** `sha256:<hex>` of the CA's public key, for agents' --ca-pin. */
   caPin: string;
   ca: CertificateAuthority;
@@ -148,6 +151,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
   const connection = await kubeConnectionFor(config);
   const storage = await openStorage(config, deps, connection);
   let server: AuthServer | undefined;
+  let metricsServer: Listening | undefined;
   let kube: KubeClient | undefined;
   try {
     const kek = await readKek(config.caKeyEncryptionKeyFile);
@@ -182,6 +186,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       inventoryGraceMs: config.inventoryGraceMs,
       readiness: kube ? [tokenReviewReadiness(kube, config.clusterName)] : [],
     });
+    metricsServer = config.metricsListen === undefined ? undefined : await startMetricsServer(config.metricsListen, metrics.registry);
     const local = ['0.0.0.0', '::'].includes(server.address.host) ? '127.0.0.1' : server.address.host;
     await writeFileAtomic(join(config.stateDir, ADDRESS_FILE), `${local.includes(':') ? `[${local}]` : local}:${server.address.port}\n`, 0o644).catch((err: unknown) => {
       throw stateDirError(config.stateDir, `cannot be written (${ADDRESS_FILE})`, err);
@@ -192,11 +197,14 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     }, INVENTORY_SWEEP_MS);
     sweeper.unref();
     const caPin = spkiPin(ca.cert);
-    deps.logger.info('auth service listening', { addr: `${server.address.host}:${server.address.port}`, port: server.address.port, caPin, clusterName: config.clusterName });
+    const metricsAddr = metricsServer === undefined ? 'off' : `${metricsServer.address.host}:${metricsServer.address.port}`;
+    deps.logger.info('auth service listening', { addr: `${server.address.host}:${server.address.port}`, port: server.address.port, metricsAddr, caPin, clusterName: config.clusterName });
     const running = server;
+    const runningMetrics = metricsServer;
     const runningKube = kube;
     return {
       address: running.address,
+      metricsAddress: runningMetrics?.address,
       caPin,
       ca,
       storage,
@@ -204,12 +212,14 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       async close() {
         clearInterval(sweeper);
         await running.close();
+        await runningMetrics?.close();
         runningKube?.close();
         await storage.close();
       },
     };
   } catch (err) {
     await server?.close();
+    await metricsServer?.close();
     kube?.close();
     await storage.close();
     throw err;

@@ -72,10 +72,10 @@ export function demoCommand(program: Command): void {
       try {
         say(`kube-join demo in ${dir}\n`);
         say('1. Start the auth service (file storage, new CA):');
-        const auth = spawnKubeJoin(['auth', '--state-dir', join(dir, 'auth'), '--listen', '127.0.0.1:0', '--cluster-name', CLUSTER, '--cert-ttl', opts.certTtl], { logFile: join(dir, 'auth.log') });
+        const auth = spawnKubeJoin(['auth', '--state-dir', join(dir, 'auth'), '--listen', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--cluster-name', CLUSTER, '--cert-ttl', opts.certTtl], { logFile: join(dir, 'auth.log') });
         children.push(auth);
         const ready = await auth.waitFor('auth service listening');
-        say(`   listening on ${String(ready.addr)}, CA pin ${String(ready.caPin)}\n`);
+        say(`   listening on ${String(ready.addr)} (metrics on http://${String(ready.metricsAddr)}/metrics), CA pin ${String(ready.caPin)}\n`);
 
         say(`2. Create the provision token from examples/token.yaml (static_jwks, with the local issuer's keys):`);
         const { parseDocument } = await import('yaml');

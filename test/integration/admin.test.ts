@@ -103,9 +103,12 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
     assert.match((await admin(['token', 'create', '-f', join(dir, 'broken.yaml')])).stderr, /^kube-join: malformed YAML: .+ \[ERR_TOKEN_SPEC\]\n$/);
   });
 
-  it('reports ready, and counts joins and agents in its metrics', async () => {
+  it('reports ready, and counts joins and agents in its metrics, served over plain HTTP on --metrics-addr only', async () => {
     assert.deepEqual(await got(`https://${auth.addr}/readyz`, { https: { certificateAuthority: ca } }).json(), { ready: true });
-    const metrics = await got(`https://${auth.addr}/metrics`, { https: { certificateAuthority: ca } }).text();
+    const onJoinPort = await got(`https://${auth.addr}/metrics`, { https: { certificateAuthority: ca }, throwHttpErrors: false });
+    assert.equal(onJoinPort.statusCode, 404);
+    assert.equal((JSON.parse(onJoinPort.body) as { code: string }).code, 'not_found');
+    const metrics = await got(`http://${auth.metricsAddr}/metrics`).text();
     assert.match(metrics, /^kube_join_auth_joins_total\{result="success",code=""\} 2$/m);
     assert.match(metrics, /^kube_join_auth_join_duration_seconds_count\{result="success"\} 2$/m);
   });

@@ -28,7 +28,7 @@ describe('atomic renewal under a concurrent reader', function () {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kj-atomic-'));
     issuer = await createTokenIssuer();
-    auth = await startAuthService(resolveAuthConfig({ flags: { stateDir: join(dir, 'auth'), listen: '127.0.0.1:0', clusterName: 'atomic', joinRatePerSource: 1e6, joinRateGlobal: 1e6 }, env: {} }), { logger: silentLogger(), now: () => Date.now(), processMetrics: false });
+    auth = await startAuthService(resolveAuthConfig({ flags: { stateDir: join(dir, 'auth'), listen: '127.0.0.1:0', metricsAddr: 'off', clusterName: 'atomic', joinRatePerSource: 1e6, joinRateGlobal: 1e6 }, env: {} }), { logger: silentLogger(), now: () => Date.now(), processMetrics: false });
     await auth.storage.putToken(parseProvisionToken(tokenYaml({ name: 'kube-token', jwks: issuer.jwks() }), Date.now()), { overwrite: false });
     await issuer.writeToken(join(dir, 'token'), { namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', audience: 'atomic' });
   });

@@ -338,6 +338,7 @@ describe('chart kube-join-auth (real helm)', () => {
     assert.equal(config.stateDir, '/var/lib/kube-join');
     assert.equal(config.clusterName, 'kube-join');
     assert.deepEqual(config.listen, { host: '0.0.0.0', port: 3025 });
+    assert.deepEqual(config.metricsListen, { host: '0.0.0.0', port: 3026 });
     assert.deepEqual(config.sans, ['kube-join-auth', 'kube-join-auth.kube-join', 'kube-join-auth.kube-join.svc', 'kube-join-auth.kube-join.svc.cluster.local', 'localhost', '127.0.0.1']);
   });
 
@@ -439,6 +440,20 @@ describe('chart kube-join-auth (real helm)', () => {
     assert.equal(err.message, schemaError(AUTH, "- at '/tokens/0/spec/kubernetes': 'allOf' failed", "  - at '/tokens/0/spec/kubernetes': missing property 'static_jwks'"));
     err = await rejection(renderChart(AUTH, { ...seed, tokens: [token, token] }));
     assert.equal(err.message, 'execution error at (kube-join-auth/templates/deployment.yaml:7:4): tokens: "kube-token" is listed twice');
+  });
+
+  it('serves /metrics on a container port of its own named metrics, in step with --metrics-addr; metrics.enabled false turns it off', async () => {
+    const values = parseYaml(await readFile(join(REPO_ROOT, 'chart', AUTH, 'values.yaml'), 'utf8')) as Obj;
+    assert.equal(`0.0.0.0:${values.metrics.port}`, defaultOf(AUTH_OPTIONS, 'metrics-addr'));
+    assert.deepEqual(authContainer(rendered).ports, [
+      { name: 'https', containerPort: 3025, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 3026, protocol: 'TCP' },
+    ]);
+    const manifests = await renderChart(AUTH, { ...seed, metrics: { enabled: false } }, { namespace: 'kube-join' });
+    const args = flagsOf(authContainer(manifests), 'auth');
+    assert.equal(args[args.indexOf('--metrics-addr') + 1], 'off');
+    assert.equal(resolveAuthConfig({ flags: parseFlags(AUTH_OPTIONS, args), env: {} }).metricsListen, undefined);
+    assert.deepEqual(authContainer(manifests).ports, [{ name: 'https', containerPort: 3025, protocol: 'TCP' }]);
   });
 
   it('runs non-root with a read-only root filesystem, probes over HTTPS on the join port', () => {
@@ -707,8 +722,8 @@ describe('container image (Dockerfile)', function () {
       const args = findOne(await renderChart(AUTH, await seedValues(AUTH)), 'Deployment').spec.template.spec.containers[0].args as string[];
       const state = await volume('kube-join-state-');
       try {
-        // The state volume and a loopback port instead of the pod's /var/lib/kube-join and 0.0.0.0:3025.
-        const child = spawnImage([...args, '--state-dir', state, '--listen', '127.0.0.1:0']);
+        // The state volume and loopback ports instead of the pod's /var/lib/kube-join, 0.0.0.0:3025 and 0.0.0.0:3026.
+        const child = spawnImage([...args, '--state-dir', state, '--listen', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0']);
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));

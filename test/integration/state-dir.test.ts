@@ -42,7 +42,7 @@ describe('auth service: a state directory that cannot be written (real tmpfs)', 
   });
 
   it('while serving, the state directory turns read-only: /readyz 503 naming it and EROFS; token create fails in one line with storage_unavailable', async () => {
-    const auth = kubeJoin(['auth', '--state-dir', `${dir}/state`, '--listen', '127.0.0.1:0', '--cluster-name', 'state-dir'], { prefix: inPrivateMount([mountTmpfs('4m'), 'exec "$@"'].join('\n'), dir) });
+    const auth = kubeJoin(['auth', '--state-dir', `${dir}/state`, '--listen', '127.0.0.1:0', '--metrics-addr', 'off', '--cluster-name', 'state-dir'], { prefix: inPrivateMount([mountTmpfs('4m'), 'exec "$@"'].join('\n'), dir) });
     try {
       const listening = await auth.waitFor('auth service listening');
       const addr = String(listening.addr);
@@ -73,7 +73,7 @@ describe('auth service: a state directory that cannot be written (real tmpfs)', 
 
   it('refuses to start on a read-only state directory: exit 1, one line naming the directory and EROFS', async () => {
     const script = [mountTmpfs('4m'), 'mkdir -p "$0/state/tokens" "$0/state/agents" && mount -o remount,ro "$0" || exit 98', 'exec "$@"'].join('\n');
-    const r = await kubeJoinRun(['auth', '--state-dir', `${dir}/state`, '--listen', '127.0.0.1:0'], { prefix: inPrivateMount(script, dir) });
+    const r = await kubeJoinRun(['auth', '--state-dir', `${dir}/state`, '--listen', '127.0.0.1:0', '--metrics-addr', 'off'], { prefix: inPrivateMount(script, dir) });
     assert.notEqual(r.code, MOUNT_FAILED, 'this test needs to mount a tmpfs in a private mount namespace (root, or user namespaces)');
     assert.equal(r.code, 1, r.stderr);
     assert.equal(r.stderr, `kube-join: state directory ${dir}/state is read-only (EROFS) [ERR_STORAGE]\n`);
@@ -89,7 +89,7 @@ describe('auth service: a state directory that cannot be written (real tmpfs)', 
       'echo "left: $(ls -A "$0/state" | tr "\\n" " ")"',
       'exit $code',
     ].join('\n');
-    const r = await kubeJoinRun(['auth', '--state-dir', `${dir}/state`, '--listen', '127.0.0.1:0'], { prefix: inPrivateMount(script, dir) });
+    const r = await kubeJoinRun(['auth', '--state-dir', `${dir}/state`, '--listen', '127.0.0.1:0', '--metrics-addr', 'off'], { prefix: inPrivateMount(script, dir) });
     assert.notEqual(r.code, MOUNT_FAILED, 'this test needs to mount a tmpfs in a private mount namespace (root, or user namespaces)');
     assert.equal(r.code, 1, r.stderr);
     assert.equal(r.stderr, `kube-join: state directory ${dir}/state is full (ENOSPC) [ERR_STORAGE]\n`);

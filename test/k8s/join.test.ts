@@ -71,7 +71,7 @@ describe('k8s: joins against a real kube-apiserver', function () {
     const kubeconfig = join(dir, `${name}.kubeconfig`);
     await cluster.writeKubeconfig(kubeconfig, token);
     const config = resolveAuthConfig({
-      flags: { listen: '127.0.0.1:0', stateDir: join(dir, name), clusterName: CLUSTER, kubeconfig, oidcCaFile: cluster.caFile, oidcJwksCooldown: '1s', logLevel: 'error' },
+      flags: { listen: '127.0.0.1:0', metricsAddr: 'off', stateDir: join(dir, name), clusterName: CLUSTER, kubeconfig, oidcCaFile: cluster.caFile, oidcJwksCooldown: '1s', logLevel: 'error' },
       env: {},
     });
     const service = await startAuthService(config, { logger: silentLogger(), now: () => Date.now(), processMetrics: false });

@@ -404,7 +404,7 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
     it('without RBAC on secrets the auth service does not start, and says what to grant', async () => {
       const noRole = await serviceAccountKubeconfig(UNIT_NS, NO_ROLE_SA, false);
       const config = resolveAuthConfig({
-        flags: { listen: '127.0.0.1:0', stateDir: join(dir, 'no-role'), clusterName: CLUSTER, kubeconfig: noRole, storage: 'kubernetes', storageNamespace: UNIT_NS, logLevel: 'error' },
+        flags: { listen: '127.0.0.1:0', metricsAddr: 'off', stateDir: join(dir, 'no-role'), clusterName: CLUSTER, kubeconfig: noRole, storage: 'kubernetes', storageNamespace: UNIT_NS, logLevel: 'error' },
         env: {},
       });
       await assert.rejects(startAuthService(config, { logger: silentLogger(), now: () => Date.now(), processMetrics: false }), (err: unknown) => {

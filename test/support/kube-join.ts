@@ -23,6 +23,8 @@ export async function kubeJoinRun(args: readonly string[], options: { env?: Node
 export interface AuthProcess {
   proc: KubeJoinProcess;
   addr: string;
+  /** host:port of its plain-HTTP /metrics. */
+  metricsAddr: string;
   caPin: string;
   stateDir: string;
   caFile: string;
@@ -30,16 +32,17 @@ export interface AuthProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `kube-join auth` on a free loopback port with a state dir under `dir`. */
+/** Starts `kube-join auth` on free loopback ports (join, metrics) with a state dir under `dir`. */
 export async function startAuthProcess(dir: string, options: { clusterName: string; args?: string[] }): Promise<AuthProcess> {
   const stateDir = join(dir, 'auth-state');
   const logFile = join(dir, 'auth.log');
-  const proc = kubeJoin(['auth', '--state-dir', stateDir, '--listen', '127.0.0.1:0', '--cluster-name', options.clusterName, ...(options.args ?? [])], { logFile });
+  const proc = kubeJoin(['auth', '--state-dir', stateDir, '--listen', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--cluster-name', options.clusterName, ...(options.args ?? [])], { logFile });
   try {
     const ready = await proc.waitFor('auth service listening');
     return {
       proc,
       addr: String(ready.addr),
+      metricsAddr: String(ready.metricsAddr),
       caPin: String(ready.caPin),
       stateDir,
       caFile: join(stateDir, 'ca.crt'),

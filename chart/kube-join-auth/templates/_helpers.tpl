@@ -51,6 +51,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "kube-join-auth.args" -}}
 {{- $v := .Values -}}
 {{- $args := list "auth" "--state-dir" (include "kube-join-auth.stateDir" .) "--cluster-name" $v.clusterName "--listen" (printf "0.0.0.0:%d" (int $v.port)) "--san" (include "kube-join-auth.sans" .) -}}
+{{- $args = concat $args (list "--metrics-addr" (ternary (printf "0.0.0.0:%d" (int $v.metrics.port)) "off" $v.metrics.enabled)) -}}
 {{- if eq $v.storage.type "kubernetes" -}}
 {{- $args = concat $args (list "--storage" "kubernetes" "--storage-namespace" .Release.Namespace) -}}
 {{- end -}}

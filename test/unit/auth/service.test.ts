@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import got from 'got';
 import { resolveAuthConfig } from '../../../src/auth/config.ts';
+import { ConfigError } from '../../../src/common/errors.ts';
 import { startAuthService, type AuthService } from '../../../src/auth/service.ts';
 import { silentLogger } from '../../../src/common/logger.ts';
 import { tokenYaml } from '../../support/kube-join.ts';
@@ -24,7 +25,7 @@ describe('auth service: storage failures reach clients as 503 storage_unavailabl
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kj-service-'));
     state = join(dir, 'state');
-    service = await startService(dir);
+    service = await startService(dir, { metricsAddr: 'off' });
     url = (path) => `https://127.0.0.1:${service.address.port}${path}`;
     admin = { certificateAuthority: service.ca.certPem, key: await readFile(join(state, 'admin', 'tls.key'), 'utf8'), certificate: await readFile(join(state, 'admin', 'tls.crt'), 'utf8') };
     // Break storage as a bad volume would, for real: the tokens directory is no longer a directory.
@@ -72,5 +73,52 @@ describe('auth service: storage failures reach clients as 503 storage_unavailabl
       detail: 'the auth service cannot use its storage right now; retry later (its log says why)',
       code: 'storage_unavailable',
     });
+  });
+});
+
+describe('auth service: /metrics on a plain-HTTP listener of its own (--metrics-addr)', () => {
+  let dir: string;
+  let service: AuthService;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kj-metrics-'));
+    service = await startService(dir, { metricsAddr: '127.0.0.1:0' });
+  });
+  after(async () => {
+    await service?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves Prometheus text over plain HTTP on the metrics port', async () => {
+    const address = service.metricsAddress;
+    assert.ok(address, 'a metrics listener');
+    assert.equal(address.host, '127.0.0.1');
+    assert.notEqual(address.port, service.address.port);
+    const res = await got(`http://127.0.0.1:${address.port}/metrics`, { retry: { limit: 0 } });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    assert.match(res.body, /^# TYPE kube_join_auth_joins_total counter$/m);
+    assert.match(res.body, /^kube_join_auth_agents 0$/m);
+    const other = await got(`http://127.0.0.1:${address.port}/readyz`, { throwHttpErrors: false, retry: { limit: 0 } });
+    assert.equal(other.statusCode, 404);
+  });
+
+  it('no longer serves /metrics on the HTTPS join port (404 not_found)', async () => {
+    const res = await got(`https://127.0.0.1:${service.address.port}/metrics`, { https: { certificateAuthority: service.ca.certPem }, throwHttpErrors: false, retry: { limit: 0 } });
+    assert.equal(res.statusCode, 404);
+    assert.deepEqual(JSON.parse(res.body), { type: 'https://kube-join.dev/problems/not_found', title: 'Not Found', status: 404, detail: 'no endpoint GET /metrics', code: 'not_found' });
+  });
+
+  it('--metrics-addr: default 0.0.0.0:3026, "off" serves none, anything else must be host:port', async () => {
+    const resolve = (flags: Record<string, unknown>, env: Record<string, string> = {}) => resolveAuthConfig({ flags: { stateDir: dir, ...flags }, env });
+    assert.deepEqual(resolve({}).metricsListen, { host: '0.0.0.0', port: 3026 });
+    assert.deepEqual(resolve({}, { KUBE_JOIN_METRICS_ADDR: '127.0.0.1:9100' }).metricsListen, { host: '127.0.0.1', port: 9100 });
+    assert.equal(resolve({ metricsAddr: 'off' }).metricsListen, undefined);
+    assert.throws(() => resolve({ metricsAddr: '9100' }), (err: unknown) => err instanceof ConfigError && err.option === 'metricsAddr' && err.message === '--metrics-addr must be host:port (got "9100")');
+    const off = await startService(join(dir, 'off'), { metricsAddr: 'off' });
+    try {
+      assert.equal(off.metricsAddress, undefined);
+    } finally {
+      await off.close();
+    }
   });
 });
