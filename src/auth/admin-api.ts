@@ -42,6 +42,15 @@ function summary(token: Awaited<ReturnType<AuthStorage['listTokens']>>[number], 
   };
 }
 
+/** The token name in a request path; a broken percent-encoding is the caller's error, not ours. */
+function tokenNameOf(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch (err) {
+    throw new ProblemError('bad_request', 400, 'the token name in the path is not valid percent-encoding', { cause: err });
+  }
+}
+
 /**
  * /v1/admin/tokens (GET list, POST YAML, GET/DELETE /NAME) and /v1/admin/inventory (GET). Every admin
  * action is logged with the caller; token contents are not.
@@ -72,7 +81,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
       throw err;
     }
   }
-  const name = path.startsWith(`${ADMIN_TOKENS_PATH}/`) ? decodeURIComponent(path.slice(ADMIN_TOKENS_PATH.length + 1)) : undefined;
+  const name = path.startsWith(`${ADMIN_TOKENS_PATH}/`) ? tokenNameOf(path.slice(ADMIN_TOKENS_PATH.length + 1)) : undefined;
   if (name !== undefined && req.method === 'GET') {
     const token = await ctx.storage.getToken(name);
     if (!token) throw new ProblemError('not_found', 404, new TokenNotFoundError(name).message);

@@ -8,7 +8,9 @@ export const DEFAULT_TOKEN_TTL_MS = 30 * 60 * 1000;
 export const KUBERNETES_TYPES = ['in_cluster', 'static_jwks', 'oidc'] as const;
 export type KubernetesJoinType = (typeof KUBERNETES_TYPES)[number];
 
-const NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
+// At most 200 characters: a token is a file `<name>.yaml` in the file storage, written through a
+// temporary sibling 23 characters longer, and a file name holds at most 255 bytes.
+const NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$/;
 
 /** Whether `name` can name a provision token (and so can never step outside a storage folder). */
 export function isValidTokenName(name: string): boolean {
@@ -76,7 +78,7 @@ const ProvisionTokenDocSchema = z
     version: z.literal('v2', { message: 'must be "v2"' }),
     metadata: z
       .object({
-        name: z.string().regex(NAME, 'must be 1-253 letters, digits, ".", "_" or "-"'),
+        name: z.string().regex(NAME, 'must be 1-200 letters, digits, ".", "_" or "-"'),
         expires: ExpiresSchema.optional(),
         labels: z.record(z.string(), z.string()).optional(),
         description: z.string().max(1024).optional(),

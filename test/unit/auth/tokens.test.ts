@@ -62,7 +62,7 @@ describe('parseProvisionToken', () => {
       ['if the jwks is not JSON', SEED.replace('type: in_cluster', 'type: static_jwks\n    static_jwks:\n      jwks: "not json"'), 'spec.kubernetes.static_jwks.jwks', 'spec.kubernetes.static_jwks.jwks: must be a JSON Web Key Set (JSON text)'],
       ['if the type is unknown', SEED.replace('type: in_cluster', 'type: magic'), 'spec.kubernetes.type', 'spec.kubernetes.type: must be one of in_cluster, static_jwks, oidc'],
       ['if a role is listed twice', SEED.replace('[App]', '[App, App]'), 'spec.roles', 'spec.roles: lists a role twice'],
-      ['if the name could escape a folder', SEED.replace('name: kube-token', 'name: ../etc'), 'metadata.name', 'metadata.name: must be 1-253 letters, digits, ".", "_" or "-"'],
+      ['if the name could escape a folder', SEED.replace('name: kube-token', 'name: ../etc'), 'metadata.name', 'metadata.name: must be 1-200 letters, digits, ".", "_" or "-"'],
       ['if the expiry is not a date', SEED.replace('  name: kube-token', '  name: kube-token\n  expires: tomorrow'), 'metadata.expires', 'metadata.expires: must be an RFC 3339 date-time such as 2026-12-31T00:00:00Z'],
       ['if a key is given twice', SEED.replace('version: v2', 'version: v2\nversion: v2'), '', 'malformed YAML: '],
     ];
