@@ -35,7 +35,7 @@ export async function measureAuthJoinCosts(issuer: TokenIssuer, dir: string, n: 
     const csrPem = await createCsrPem(await generateKey('ecdsa-p256'), 'cost');
     const token = await storage.getToken(TOKEN_NAME);
     if (!token) throw new Error('auth costs: provision token missing');
-    const body = { tokenName: TOKEN_NAME, joinMethod: 'kubernetes', kubernetesToken: jwt, csr: csrPem, hostId: 'cost', agentVersion: AGENT_VERSION };
+    const body = { tokenName: TOKEN_NAME, joinMethod: 'kubernetes', kubernetesToken: jwt, csr: csrPem, agentVersion: AGENT_VERSION };
     const text = JSON.stringify(body);
     const csr = new Pkcs10CertificateRequest(csrPem);
     const publicKey = await csr.publicKey.export();

@@ -4,10 +4,10 @@
  * attempt, timing each. Prints one JSON object of { step: ms }. Modules shared by several groups count
  * for the first group that loads them.
  *
- * argv: DIST_DIR AUTH_ADDR CA_FILE TOKEN_PATH OUT_DIR
+ * argv: DIST_DIR AUTH_ADDR CA_FILE TOKEN_PATH OUT_DIR CLUSTER_NAME
  */
 const started = performance.now(); // ms since the process started: Node's own bootstrap
-const [distDir, authAddr, caFile, tokenPath, outDir] = process.argv.slice(2) as [string, string, string, string, string];
+const [distDir, authAddr, caFile, tokenPath, outDir, clusterName] = process.argv.slice(2) as [string, string, string, string, string, string];
 const steps: Record<string, number> = { 'node bootstrap (to first line of JS)': started };
 let last = performance.now();
 const mark = (name: string) => {
@@ -50,7 +50,7 @@ const { writeCredentialSet } = await load('agent/writer.js');
 const { AGENT_VERSION } = await load('protocol/index.js');
 mark('import kube-join modules (cli, agent, protocol, common)');
 
-const config = resolveAgentConfig({ flags: { authAddr, tokenName: 'bench-token', tokenPath, caFile, outDir, hostId: 'probe', once: true, healthAddr: 'off' } }, { fileExists: () => false });
+const config = resolveAgentConfig({ flags: { authAddr, tokenName: 'bench-token', tokenPath, caFile, outDir, clusterName, once: true, healthAddr: 'off' } }, { fileExists: () => false });
 const logger = createLogger({ level: config.logLevel, component: 'agent' });
 createAgentMetrics({ processMetrics: false });
 mark('config, logger, metrics set-up');
@@ -58,10 +58,10 @@ const { token } = await readServiceAccountToken(config.tokenPaths);
 mark('read + decode ServiceAccount token');
 const material = await generateKey(config.keyAlgorithm);
 mark('ECDSA P-256 key generation (first call)');
-const csr = await createCsrPem(material, config.hostId);
+const csr = await createCsrPem(material, 'probe');
 mark('CSR build + sign (first call)');
-const client = createJoinClient({ addr: config.authAddr, trust: config.trust, timeoutMs: config.requestTimeoutMs });
-const response = await client.join({ tokenName: config.tokenName, joinMethod: 'kubernetes', kubernetesToken: token, csr, hostId: config.hostId, agentVersion: AGENT_VERSION });
+const client = createJoinClient({ addr: config.authAddr, trust: config.trust, clusterName: config.clusterName, timeoutMs: config.requestTimeoutMs });
+const response = await client.join({ tokenName: config.tokenName, joinMethod: 'kubernetes', kubernetesToken: token, csr, agentVersion: AGENT_VERSION });
 mark('join request: TLS handshake + auth service work + response check');
 const { files } = await prepareCredentialSet(response, material, { now: Date.now(), group: undefined, writeBundle: false });
 mark('verify issued chain + export key');

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TokenIssuer } from '../src/issuer/index.ts';
-import { mintFor, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
+import { CLUSTER, mintFor, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
 import { MAIN_JS, NODE, REPO, runTimed } from './lib/proc.ts';
 import { summarize, type Summary } from './lib/stats.ts';
 
@@ -41,7 +41,7 @@ export async function measureColdStarts(variants: readonly Variant[], ctx: { aut
     '--token-path', tokenPath,
     '--ca-file', ctx.auth.caFile,
     '--out-dir', join(ctx.dir, `out-${n++}`),
-    '--host-id', `cold-${n}`,
+    '--cluster-name', CLUSTER,
   ];
   const run = async (v: Variant) => {
     const r = await runTimed(v.agent ? [...v.args, ...agentArgs()] : v.args, { timeoutMs: 60_000, ...(v.env ? { env: v.env } : {}) });
@@ -75,7 +75,7 @@ export async function coldStartBreakdown(ctx: { auth: AuthProcess; issuer: Token
   const probe = join(REPO, 'bench', 'coldstart-probe.ts');
   const samples: Record<string, number>[] = [];
   for (let i = 0; i < ctx.runs; i++) {
-    const r = spawnSync(NODE, [probe, join(REPO, 'dist'), ctx.auth.addr, ctx.auth.caFile, tokenPath, join(ctx.dir, `probe-${i}`)], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(NODE, [probe, join(REPO, 'dist'), ctx.auth.addr, ctx.auth.caFile, tokenPath, join(ctx.dir, `probe-${i}`), CLUSTER], { encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) throw new Error(`cold start probe failed (${r.status}): ${r.stderr.slice(-1500)}`);
     samples.push(JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, number>);
   }

@@ -17,7 +17,7 @@ import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGENT_DIST, BASELINE, measureColdStarts, type Variant } from './coldstart.ts';
-import { createProvisionToken, mintFor, newIssuer, removeDir, scratchDir, startAuth, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
+import { CLUSTER, createProvisionToken, mintFor, newIssuer, removeDir, scratchDir, startAuth, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
 import { MAIN_JS, REPO, rssBytes, sleep, spawnLogged, waitForLog } from './lib/proc.ts';
 import { fmt, median } from './lib/stats.ts';
 import { prebuildBodies, runJoins } from './throughput.ts';
@@ -140,7 +140,7 @@ try {
     for (let k = 0; k < Number(values['rss-runs']); k++) {
       for (const [j, d] of daemons.entries()) {
         const log = join(dir, `daemon-${j}-${k}.log`);
-        const child = spawnLogged([...d.args, 'agent', '--auth-addr', auth.addr, '--token-name', TOKEN_NAME, '--token-path', tokenPath, '--ca-file', auth.caFile, '--out-dir', join(dir, `daemon-${j}-${k}`), '--host-id', `d${j}`, '--health-addr', '127.0.0.1:0'], log, d.env ?? process.env);
+        const child = spawnLogged([...d.args, 'agent', '--auth-addr', auth.addr, '--token-name', TOKEN_NAME, '--token-path', tokenPath, '--ca-file', auth.caFile, '--out-dir', join(dir, `daemon-${j}-${k}`), '--cluster-name', CLUSTER, '--health-addr', '127.0.0.1:0'], log, d.env ?? process.env);
         try {
           await waitForLog(log, 'credential set written', child, 60_000);
           await sleep(3000);

@@ -22,7 +22,7 @@ import { createAgent, createAgentMetrics, systemClock, type Agent, type Resolved
 import { AuthUnavailableError, JoinRejectedError } from '../src/agent/errors.ts';
 import { createJoinClient, type JoinClient } from '../src/agent/join-client.ts';
 import { silentLogger } from '../src/common/logger.ts';
-import { createProvisionToken, mintFor, newIssuer, removeDir, scratchDir, startAuth, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
+import { CLUSTER, createProvisionToken, mintFor, newIssuer, removeDir, scratchDir, startAuth, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
 import { cpuSeconds, rssBytes, sleep } from './lib/proc.ts';
 import { percentile, seededRandom } from './lib/stats.ts';
 
@@ -122,8 +122,8 @@ try {
       tokenPaths: [join(dir, 'tokens', String(i))],
       trust: { kind: 'ca-file', path: auth.caFile },
       outDir: join(dir, 'agents', String(i)),
+      clusterName: CLUSTER,
       roles: undefined,
-      hostId: `pod-${i}`,
       nodeName: undefined,
       apps: [],
       keyAlgorithm: 'ecdsa-p256',
@@ -140,7 +140,7 @@ try {
       health: undefined,
       logLevel: 'error',
     };
-    const real = createJoinClient({ addr: config.authAddr, trust: config.trust, timeoutMs: config.requestTimeoutMs });
+    const real = createJoinClient({ addr: config.authAddr, trust: config.trust, clusterName: config.clusterName, timeoutMs: config.requestTimeoutMs });
     const joinClient: JoinClient = {
       async join(request, signal) {
         const at = rel();

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TokenIssuer } from '../src/issuer/index.ts';
-import { mintFor, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
+import { CLUSTER, mintFor, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
 import { LogTail, MAIN_JS, rssBytes, sleep, spawnLogged, waitForLog } from './lib/proc.ts';
 
 export interface AgentMemoryResult {
@@ -34,7 +34,7 @@ function agentArgs(auth: AuthProcess, dir: string, name: string, tokenPath: stri
     '--token-path', tokenPath,
     '--ca-file', auth.caFile,
     '--out-dir', join(dir, name),
-    '--host-id', name,
+    '--cluster-name', CLUSTER,
     '--health-addr', '127.0.0.1:0',
     ...extra,
   ];

@@ -17,7 +17,6 @@ export async function prebuildBodies(issuer: TokenIssuer, count: number): Promis
       joinMethod: 'kubernetes',
       kubernetesToken: await mintFor(issuer, 100_000 + i),
       csr: await createCsrPem(material, `tp-${i}`),
-      hostId: `tp-${i}`,
       agentVersion: AGENT_VERSION,
     })));
   }

@@ -7,7 +7,8 @@ import { retryDelayMs } from './backoff.ts';
 import type { Clock, Random } from './clock.ts';
 import type { ResolvedAgentConfig } from './config.ts';
 import { inspectExistingSet, prepareCredentialSet, type HeldCredential } from './credentials.ts';
-import { CertExpiredError, JoinRejectedError, OnceFailedError } from './errors.ts';
+import { CertExpiredError, JoinRejectedError, OnceFailedError, TokenReadError } from './errors.ts';
+import { createFailureLog } from './failure-log.ts';
 import { createJoinClient, type JoinClient } from './join-client.ts';
 import { createCsrPem, generateKey, type KeyMaterial } from './keys.ts';
 import type { AgentMetrics } from './metrics.ts';
@@ -75,12 +76,17 @@ interface Decision {
   final: boolean;
 }
 
-const FINAL_AGENT_CODES = new Set(['ERR_TOKEN_READ', 'ERR_TLS_VERIFY', 'ERR_CA_PIN_MISMATCH', 'ERR_CA_FILE', 'ERR_ISSUED_CERT_INVALID', 'ERR_AUTH_PROTOCOL']);
+const FINAL_AGENT_CODES = new Set(['ERR_TLS_VERIFY', 'ERR_CA_PIN_MISMATCH', 'ERR_AUTH_IDENTITY', 'ERR_CA_FILE', 'ERR_ISSUED_CERT_INVALID', 'ERR_AUTH_PROTOCOL']);
 
 function isFinal(err: unknown): boolean {
   if (err instanceof JoinRejectedError) return dispositionOf(err.reason) === 'final';
+  // A projected token volume can be mounted, or its first token written, after the agent starts.
+  if (err instanceof TokenReadError) return err.reason !== 'missing' && err.reason !== 'empty';
   return err instanceof KubeJoinError && FINAL_AGENT_CODES.has(err.code);
 }
+
+/** The CN of the agent's CSR: informational only, as the auth service sets the subject itself. */
+const CSR_SUBJECT = 'kube-join-agent';
 
 function describe(err: unknown): { code: string; message: string } {
   if (err instanceof JoinRejectedError) return { code: err.reason, message: err.message };
@@ -90,7 +96,8 @@ function describe(err: unknown): { code: string; message: string } {
 
 export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent {
   const { clock, random, logger, metrics } = deps;
-  const joinClient = deps.joinClient ?? createJoinClient({ addr: config.authAddr, trust: config.trust, timeoutMs: config.requestTimeoutMs });
+  const joinClient = deps.joinClient ?? createJoinClient({ addr: config.authAddr, trust: config.trust, clusterName: config.clusterName, timeoutMs: config.requestTimeoutMs });
+  const failureLog = createFailureLog();
   let held: HeldCredential | undefined;
   let nextRenewalAt: number | undefined;
   let renewing = false;
@@ -127,7 +134,6 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
         joinMethod: 'kubernetes',
         kubernetesToken: token,
         csr,
-        hostId: config.hostId,
         agentVersion: AGENT_VERSION,
         ...(config.roles ? { roles: [...config.roles] } : {}),
         ...(config.nodeName ? { nodeName: config.nodeName } : {}),
@@ -140,6 +146,7 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
       await writeCredentialSet(config.outDir, files, { now: clock.now(), gid: config.group, ...(deps.writerFs ? { fs: deps.writerFs } : {}) });
       held = issued;
       consecutiveFailures = 0;
+      failureLog.reset();
       lastError = undefined;
       metrics.certExpiry.set(issued.notAfter / 1000);
       metrics.renewals.inc({ result: 'success' });
@@ -179,7 +186,6 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
   async function joinWithRetry(signal: AbortSignal): Promise<void> {
     const deadline = config.once ? clock.now() + config.onceTimeoutMs : undefined;
     let decision: Decision = { retry: true, delayMs: 0, final: false };
-    let lastLoggedFinal: string | undefined;
     // A new key per renewal, not per attempt: during an outage every retry of a fleet would otherwise
     // burn a key generation and a CSR signature for nothing. The key never leaves this process.
     let keyed: Keyed | undefined;
@@ -188,7 +194,7 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
       await pRetry(async () => {
         if (keyed === undefined) {
           const material = await generateKey(config.keyAlgorithm);
-          keyed = { material, csr: await createCsrPem(material, config.hostId) };
+          keyed = { material, csr: await createCsrPem(material, CSR_SUBJECT) };
         }
         await attempt(signal, keyed);
       }, {
@@ -203,12 +209,15 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
           const what = describe(error);
           lastError = { ...what, at: new Date(clock.now()).toISOString() };
           decision = decide(error, attemptNumber, deadline);
-          const key = `${what.code}:${what.message}`;
           const fields = { code: what.code, error: what.message, attempt: attemptNumber, retryInMs: decision.retry ? decision.delayMs : undefined };
-          if (!decision.final) logger.warn('join attempt failed', fields);
-          else if (key !== lastLoggedFinal) logger.error('join rejected; waiting the long back-off before trying again', fields);
-          else logger.debug('join rejected again', fields);
-          if (decision.final) lastLoggedFinal = key;
+          const entry = failureLog.record(`${what.code}:${what.message}`, clock.now());
+          if (!decision.retry) logger.error(config.once ? 'join failed; exiting (--once)' : 'join failed; giving up', fields);
+          else if (entry.kind === 'first') {
+            if (decision.final) logger.error('join rejected; waiting the long back-off before trying again', fields);
+            else logger.warn('join attempt failed', fields);
+          } else if (entry.kind === 'summary') {
+            logger.warn('join still failing', { ...fields, failures: entry.failures, since: new Date(entry.since).toISOString() });
+          } else logger.debug('join attempt failed again', fields);
           failedChannel.publish({ code: what.code, attempt: attemptNumber, retry: decision.retry, delayMs: decision.delayMs } satisfies FailedEvent);
           if (decision.retry) {
             parkedChannel.publish({ reason: 'retry', ms: decision.delayMs } satisfies ParkedEvent);

@@ -1,17 +1,16 @@
-import { hostname } from 'node:os';
 import { ConfigError } from '../common/errors.ts';
 import { envNameOf, parseHostPort, resolveOptions, type HostPort, type OptionSources } from '../common/options.ts';
 
 export type { HostPort };
 import { AGENT_OPTIONS, LEGACY_TOKEN_PATH, PROJECTED_TOKEN_PATH } from './options.ts';
 import type { LogLevel } from '../common/logger.ts';
-import { AppSpecSchema, type AppSpec } from '../protocol/index.ts';
+import { AppSpecSchema, CLUSTER_NAME_PATTERN, type AppSpec } from '../protocol/index.ts';
 import type { RenewalPolicy } from './renew.ts';
 import type { BackoffPolicy } from './backoff.ts';
 import type { KeyAlgorithm } from './keys.ts';
 
 /** How the agent trusts the auth service. Exactly one is configured. */
-export type TrustConfig = { kind: 'ca-file'; path: string } | { kind: 'ca-pin'; pin: string } | { kind: 'insecure' };
+export type TrustConfig = { kind: 'ca-file'; path: string } | { kind: 'ca-pin'; pins: readonly string[] } | { kind: 'insecure' };
 
 export interface ResolvedAgentConfig {
   authAddr: HostPort;
@@ -19,9 +18,10 @@ export interface ResolvedAgentConfig {
   /** Candidates in order; the first that exists is read on each attempt. */
   tokenPaths: readonly string[];
   trust: TrustConfig;
+  /** Trust domain of the auth service's identity, `spiffe://<clusterName>/kube-join/auth`. */
+  clusterName: string;
   outDir: string;
   roles: readonly string[] | undefined;
-  hostId: string;
   nodeName: string | undefined;
   apps: readonly AppSpec[];
   keyAlgorithm: KeyAlgorithm;
@@ -55,9 +55,9 @@ export function parseAppFlag(text: string): AppSpec {
 /**
  * Resolves the agent's configuration: flags > environment (`KUBE_JOIN_*`) > config file > defaults,
  * then checks what must hold together. Throws ConfigError naming the option. `fileExists` decides the
- * token path order when none is given; `defaultHostId` replaces the pod hostname in tests.
+ * token path order when none is given.
  */
-export function resolveAgentConfig(sources: OptionSources, env: { fileExists: (p: string) => boolean; defaultHostId?: string } = { fileExists: () => false }): ResolvedAgentConfig {
+export function resolveAgentConfig(sources: OptionSources, env: { fileExists: (p: string) => boolean } = { fileExists: () => false }): ResolvedAgentConfig {
   const v = resolveOptions(AGENT_OPTIONS, sources);
   const str = (k: string) => v[k] as string | undefined;
   const num = (k: string) => v[k] as number;
@@ -69,13 +69,16 @@ export function resolveAgentConfig(sources: OptionSources, env: { fileExists: (p
 
   const authAddr = parseHostPort(need('authAddr', 'auth-addr'), 'authAddr', 'auth-addr');
   const tokenName = need('tokenName', 'token-name');
+  const clusterName = str('clusterName') as string;
+  if (!CLUSTER_NAME_PATTERN.test(clusterName)) throw new ConfigError('clusterName', `--cluster-name must be a lower-case DNS name, the auth service's --cluster-name (got ${JSON.stringify(clusterName)})`);
 
   const trusts: TrustConfig[] = [];
   if (str('caFile')) trusts.push({ kind: 'ca-file', path: str('caFile') as string });
-  if (str('caPin')) {
-    const pin = (str('caPin') as string).toLowerCase();
-    if (!PIN.test(pin)) throw new ConfigError('caPin', `--ca-pin must be sha256:<64 hex digits> (got ${JSON.stringify(str('caPin'))})`);
-    trusts.push({ kind: 'ca-pin', pin });
+  const pins = ((v.caPin as string[] | undefined) ?? []).map((p) => p.toLowerCase());
+  if (pins.length > 0) {
+    const bad = pins.find((p) => !PIN.test(p));
+    if (bad !== undefined) throw new ConfigError('caPin', `--ca-pin must be sha256:<64 hex digits> (got ${JSON.stringify(bad)})`);
+    trusts.push({ kind: 'ca-pin', pins });
   }
   if (v.insecure === true) trusts.push({ kind: 'insecure' });
   if (trusts.length !== 1) {
@@ -118,9 +121,9 @@ export function resolveAgentConfig(sources: OptionSources, env: { fileExists: (p
     tokenName,
     tokenPaths,
     trust: trusts[0] as TrustConfig,
+    clusterName,
     outDir: str('outDir') as string,
     roles: (v.roles as string[] | undefined)?.length ? (v.roles as string[]) : undefined,
-    hostId: str('hostId') ?? env.defaultHostId ?? hostname(),
     nodeName: str('nodeName'),
     apps: ((v.apps as string[] | undefined) ?? []).map(parseAppFlag),
     keyAlgorithm,

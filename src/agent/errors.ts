@@ -8,6 +8,7 @@ export type AgentErrorCode =
   | 'ERR_AUTH_PROTOCOL'
   | 'ERR_TLS_VERIFY'
   | 'ERR_CA_PIN_MISMATCH'
+  | 'ERR_AUTH_IDENTITY'
   | 'ERR_CA_FILE'
   | 'ERR_ISSUED_CERT_INVALID'
   | 'ERR_CERT_WRITE'
@@ -75,8 +76,18 @@ export class TlsVerifyError extends KubeJoinError<'ERR_TLS_VERIFY'> {
 }
 
 export class CaPinMismatchError extends KubeJoinError<'ERR_CA_PIN_MISMATCH'> {
-  constructor(address: string, pin: string, seen: readonly string[]) {
-    super('ERR_CA_PIN_MISMATCH', `no CA certificate served by ${address} matches --ca-pin ${pin} (served: ${seen.join(', ') || 'none'}); the token was not sent`);
+  constructor(address: string, pins: readonly string[], seen: readonly string[]) {
+    super('ERR_CA_PIN_MISMATCH', `no CA certificate served by ${address} matches --ca-pin ${pins.join(', ')} (served: ${seen.join(', ') || 'none'}); the token was not sent`);
+  }
+}
+
+/**
+ * The server's certificate chains to the trusted CA but is not the auth service's (a workload's leaf,
+ * or the wrong cluster's auth): no token was sent.
+ */
+export class AuthIdentityError extends KubeJoinError<'ERR_AUTH_IDENTITY'> {
+  constructor(address: string, detail: string, cause?: unknown) {
+    super('ERR_AUTH_IDENTITY', `${address} is not the kube-join auth service: ${detail}; the token was not sent`, { cause });
   }
 }
 
@@ -122,6 +133,7 @@ export type AnyAgentError =
   | AuthProtocolError
   | TlsVerifyError
   | CaPinMismatchError
+  | AuthIdentityError
   | CaFileError
   | IssuedCertInvalidError
   | CertWriteError

@@ -1,17 +1,23 @@
+import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import type { PeerCertificate } from 'node:tls';
 import got, { RequestError, type Response } from 'got';
 import {
   CA_PATH,
   JOIN_PATH,
   JoinResponseSchema,
   ProblemSchema,
+  authSpiffeIdFor,
   type JoinRequest,
   type JoinResponse,
 } from '../protocol/index.ts';
-import { parseCertificates } from '../common/pem.ts';
+import { parseCertificates, toPemBundle } from '../common/pem.ts';
 import { spkiPin } from '../common/crypto.ts';
+import { SubjectAlternativeNameExtension, X509Certificate } from '../common/x509.ts';
 import type { HostPort, TrustConfig } from './config.ts';
 import {
+  AuthIdentityError,
   AuthProtocolError,
   AuthUnavailableError,
   CaFileError,
@@ -37,6 +43,8 @@ const TLS_VERIFY_CODES = new Set([
 export interface JoinClientOptions {
   addr: HostPort;
   trust: TrustConfig;
+  /** Trust domain of the auth service: its certificate must carry `spiffe://<clusterName>/kube-join/auth`. */
+  clusterName: string;
   timeoutMs: number;
 }
 
@@ -55,8 +63,29 @@ function parseRetryAfterMs(header: string | undefined): number | undefined {
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
 
+/** The error code of a server certificate that chains to the CA but is not the auth service's. */
+const NOT_AUTH_IDENTITY = 'ERR_KUBE_JOIN_NOT_AUTH_IDENTITY';
+
+/**
+ * The identity check of every connection that carries a token, in place of Node's default: the
+ * certificate must carry the auth service's URI SAN, and the host must match one of its DNS or IP
+ * SANs. The subject CN is never consulted: workload leaves chain to the same CA and their CN is a pod
+ * name, which a workload chooses.
+ */
+export function checkAuthIdentity(host: string, cert: PeerCertificate, expectedId: string): Error | undefined {
+  const uris = new X509Certificate(cert.raw).getExtension(SubjectAlternativeNameExtension)?.names.items.filter((n) => n.type === 'url').map((n) => n.value) ?? [];
+  if (!uris.includes(expectedId)) {
+    return Object.assign(new Error(`the server's certificate is not the auth service's: it carries ${uris.length ? uris.join(', ') : 'no URI SAN'}, not ${expectedId}`), { code: NOT_AUTH_IDENTITY, identities: uris });
+  }
+  const node = new NodeX509Certificate(cert.raw);
+  const matches = isIP(host) !== 0 ? node.checkIP(host) !== undefined : node.checkHost(host, { subject: 'never' }) !== undefined;
+  if (!matches) return Object.assign(new Error(`the auth service's certificate has no DNS or IP SAN for "${host}"`), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+  return undefined;
+}
+
 function classifyNetworkError(err: unknown, where: string): Error {
   if (err instanceof RequestError) {
+    if (err.code === NOT_AUTH_IDENTITY) return new AuthIdentityError(where, err.message, err);
     if (err.code && TLS_VERIFY_CODES.has(err.code)) return new TlsVerifyError(where, err.code, err);
     return new AuthUnavailableError(`auth service ${where} unreachable: ${err.code ?? err.message}`, undefined, err);
   }
@@ -64,10 +93,10 @@ function classifyNetworkError(err: unknown, where: string): Error {
 }
 
 /**
- * Decides which CA bundle the join connection must chain to. With a pin the bundle is fetched from
- * `GET /v1/ca` without verification, and used only if one of its certificates has the pinned
- * SubjectPublicKeyInfo: a man in the middle can echo the real bundle, but then cannot complete the
- * verified handshake of the join itself, so the token never reaches it.
+ * Decides which CA certificates the join connection must chain to. With pins the bundle is fetched
+ * from `GET /v1/ca` without verification, and only the certificates whose SubjectPublicKeyInfo matches
+ * a pin are trusted, never the rest of the body: a man in the middle that serves the real CA followed
+ * by its own gains nothing, as its own CA is dropped. Several pins allow a CA rotation.
  */
 async function trustedCa(options: JoinClientOptions, signal: AbortSignal | undefined): Promise<string | undefined> {
   const { trust } = options;
@@ -101,9 +130,9 @@ async function trustedCa(options: JoinClientOptions, signal: AbortSignal | undef
       } catch (err) {
         throw new AuthProtocolError(`GET ${CA_PATH} on ${where} did not return a PEM CA bundle`, 200, err);
       }
-      const pins = certs.map(spkiPin);
-      if (!pins.includes(trust.pin)) throw new CaPinMismatchError(where, trust.pin, pins);
-      return body;
+      const pinned = certs.filter((cert) => trust.pins.includes(spkiPin(cert)));
+      if (pinned.length === 0) throw new CaPinMismatchError(where, trust.pins, certs.map(spkiPin));
+      return toPemBundle(pinned);
     }
   }
 }
@@ -140,6 +169,7 @@ function interpret(response: Response<string>, where: string): JoinResponse {
 
 export function createJoinClient(options: JoinClientOptions): JoinClient {
   const where = baseUrl(options.addr);
+  const authId = authSpiffeIdFor(options.clusterName);
   return {
     async join(request, signal) {
       const ca = await trustedCa(options, signal);
@@ -147,7 +177,9 @@ export function createJoinClient(options: JoinClientOptions): JoinClient {
       try {
         response = await got.post(`${where}${JOIN_PATH}`, {
           json: request,
-          https: ca === undefined ? { rejectUnauthorized: false } : { certificateAuthority: ca, rejectUnauthorized: true },
+          https: ca === undefined
+            ? { rejectUnauthorized: false }
+            : { certificateAuthority: ca, rejectUnauthorized: true, checkServerIdentity: (host, cert) => checkAuthIdentity(host, cert, authId) },
           timeout: { request: options.timeoutMs },
           retry: { limit: 0 },
           throwHttpErrors: false,

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import * as asn1js from 'asn1js';
 import {
   AuthorityKeyIdentifierExtension,
@@ -16,8 +17,9 @@ import {
 } from '../common/x509.ts';
 import { subtle } from '../common/crypto.ts';
 import { privateKeyPem } from '../common/pem.ts';
-import { ROLES_EXTENSION_OID, spiffeIdFor } from '../protocol/index.ts';
+import { ROLES_EXTENSION_OID, authSpiffeIdFor, spiffeIdFor } from '../protocol/index.ts';
 import { ProblemError } from './errors.ts';
+import { NAMESPACE_NAME, SUBDOMAIN_NAME } from './kube-names.ts';
 
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
 const CA_KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams;
@@ -85,6 +87,20 @@ function checkKey(publicKey: CryptoKey): void {
   throw new ProblemError('csr_invalid', 400, `CSR key type ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}${alg.modulusLength ? ` ${alg.modulusLength}` : ''} is not accepted (ECDSA P-256/P-384 or RSA >= 2048)`);
 }
 
+/**
+ * The one URI SAN a workload leaf carries. decideJoin has checked the names already; the signer checks
+ * again, so that no caller can mint the auth service's identity (or any other path) into a workload
+ * certificate.
+ */
+function workloadSpiffeId(req: LeafRequest): string {
+  if (!NAMESPACE_NAME.test(req.namespace) || !SUBDOMAIN_NAME.test(req.serviceAccount)) {
+    throw new ProblemError('kube_token_invalid', 401, 'the ServiceAccount token names a namespace or ServiceAccount that is not a valid Kubernetes name');
+  }
+  const spiffeId = spiffeIdFor(req.trustDomain, req.namespace, req.serviceAccount);
+  if (spiffeId === authSpiffeIdFor(req.trustDomain)) throw new ProblemError('internal', 500, 'refusing to issue the auth service identity to a workload');
+  return spiffeId;
+}
+
 export interface LeafRequest {
   csrPem: string;
   hostId: string;
@@ -117,7 +133,7 @@ export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Pro
   }
   checkKey(publicKey);
   const isRsa = (publicKey.algorithm as Algorithm).name !== 'ECDSA';
-  const spiffeId = spiffeIdFor(req.trustDomain, req.namespace, req.serviceAccount);
+  const spiffeId = workloadSpiffeId(req);
   return X509CertificateGenerator.create({
     subject: [{ CN: [req.hostId] }, { O: [req.trustDomain] }, ...req.roles.map((r) => ({ OU: [r] }))],
     issuer: ca.cert.subjectName,
@@ -139,10 +155,14 @@ export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Pro
   });
 }
 
-/** The auth service's own serving certificate, made at start, kept in memory only. */
-export async function issueServingCert(ca: CertificateAuthority, names: readonly string[], now: number): Promise<{ certPem: string; keyPem: string }> {
+/**
+ * The auth service's own serving certificate, made at start, kept in memory only. Besides its DNS
+ * names and IPs it carries the auth identity `spiffe://<trustDomain>/kube-join/auth`, which agents
+ * require before they send a token and which no workload leaf can carry.
+ */
+export async function issueServingCert(ca: CertificateAuthority, names: readonly string[], trustDomain: string, now: number): Promise<{ certPem: string; keyPem: string }> {
   const keys = await subtle.generateKey(CA_KEY_ALGORITHM, true, ['sign', 'verify']);
-  const isIp = (n: string) => /^[\d.]+$/.test(n) || n.includes(':');
+  const isIp = (n: string) => isIP(n) !== 0;
   const cert = await X509CertificateGenerator.create({
     subject: [{ CN: [names[0] ?? 'kube-join-auth'] }, { O: ['kube-join'] }],
     issuer: ca.cert.subjectName,
@@ -155,7 +175,10 @@ export async function issueServingCert(ca: CertificateAuthority, names: readonly
       new BasicConstraintsExtension(false, undefined, true),
       new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
       new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth], false),
-      new SubjectAlternativeNameExtension(names.map((n) => ({ type: isIp(n) ? ('ip' as const) : ('dns' as const), value: n })), false),
+      new SubjectAlternativeNameExtension([
+        { type: 'url', value: authSpiffeIdFor(trustDomain) },
+        ...names.map((n) => ({ type: isIp(n) ? ('ip' as const) : ('dns' as const), value: n })),
+      ], false),
       ca.authorityKeyIdentifier,
     ],
   });

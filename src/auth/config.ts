@@ -3,6 +3,8 @@ import { parseHostPort, resolveOptions, type OptionSources } from '../common/opt
 import { AUTH_OPTIONS } from './options.ts';
 import type { LogLevel } from '../common/logger.ts';
 import { isInCluster } from '../kube/in-cluster-env.ts';
+import { CLUSTER_NAME_PATTERN } from '../protocol/index.ts';
+import { NAMESPACE_NAME } from './kube-names.ts';
 
 
 /** Kubernetes API access of the auth service (in_cluster TokenReviews). */
@@ -38,6 +40,8 @@ export interface ResolvedAuthConfig {
   logLevel: LogLevel;
   caKeyEncryptionKeyFile: string | undefined;
   inventoryGraceMs: number;
+  /** Live inventory records one ServiceAccount may hold. */
+  maxAgentsPerServiceAccount: number;
   joinRate: { perSource: number; global: number };
   maxConcurrentReviews: number;
   /** Filled by resolveAuthConfig; a hand-built config without it uses the file storage. */
@@ -48,13 +52,11 @@ export interface ResolvedAuthConfig {
   oidc?: OidcConfig;
 }
 
-const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function resolveStorage(type: string, namespace: string | undefined, kubeAccess: boolean, inCluster: boolean): StorageConfig {
   if (type === 'file') return { type };
   if (type !== 'kubernetes') throw new ConfigError('storage', `--storage must be file or kubernetes (got ${JSON.stringify(type)})`);
-  if (namespace !== undefined && !NAMESPACE.test(namespace)) throw new ConfigError('storageNamespace', `--storage-namespace must be a namespace name (a DNS-1123 label; got ${JSON.stringify(namespace)})`);
+  if (namespace !== undefined && !NAMESPACE_NAME.test(namespace)) throw new ConfigError('storageNamespace', `--storage-namespace must be a namespace name (a DNS-1123 label; got ${JSON.stringify(namespace)})`);
   if (!kubeAccess) throw new ConfigError('storage', '--storage kubernetes needs the Kubernetes API: run in a pod or give --kubeconfig');
   if (namespace === undefined && !inCluster) throw new ConfigError('storageNamespace', '--storage kubernetes needs --storage-namespace when not running in a pod');
   return { type, namespace };
@@ -66,7 +68,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const metricsText = v.metricsAddr as string;
   const metricsListen = metricsText === '' || metricsText === 'off' ? undefined : parseHostPort(metricsText, 'metricsAddr', 'metrics-addr');
   const clusterName = v.clusterName as string;
-  if (!CLUSTER_NAME.test(clusterName)) throw new ConfigError('clusterName', `--cluster-name must be a lower-case DNS name, as it becomes the SPIFFE trust domain (got ${JSON.stringify(clusterName)})`);
+  if (!CLUSTER_NAME_PATTERN.test(clusterName)) throw new ConfigError('clusterName', `--cluster-name must be a lower-case DNS name, as it becomes the SPIFFE trust domain (got ${JSON.stringify(clusterName)})`);
   const certTtlMs = v.certTtl as number;
   const maxCertTtlMs = v.maxCertTtl as number;
   if (certTtlMs < 1000) throw new ConfigError('certTtl', '--cert-ttl must be at least 1s');
@@ -81,6 +83,8 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const global = v.joinRateGlobal as number;
   if (!(perSource > 0)) throw new ConfigError('joinRatePerSource', '--join-rate-per-source must be positive');
   if (!(global > 0)) throw new ConfigError('joinRateGlobal', '--join-rate-global must be positive');
+  const maxAgentsPerServiceAccount = v.maxAgentsPerServiceAccount as number;
+  if (maxAgentsPerServiceAccount < 1) throw new ConfigError('maxAgentsPerServiceAccount', '--max-agents-per-service-account must be at least 1');
   const maxConcurrentReviews = v.maxConcurrentReviews as number;
   if (maxConcurrentReviews < 1) throw new ConfigError('maxConcurrentReviews', '--max-concurrent-reviews must be at least 1');
   const inCluster = isInCluster(env);
@@ -96,6 +100,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
     logLevel,
     caKeyEncryptionKeyFile: v.caKeyEncryptionKeyFile as string | undefined,
     inventoryGraceMs: v.inventoryGrace as number,
+    maxAgentsPerServiceAccount,
     joinRate: { perSource, global },
     maxConcurrentReviews,
     storage,

@@ -32,7 +32,8 @@ export interface JoinAudit {
 /**
  * Decides one join, in this order: provision token exists, is not expired, is for the kubernetes
  * method; the ServiceAccount token proves an identity (signature before claims); that identity is on
- * the allow list; the requested roles are on the token; the CSR proves possession. Only then is a
+ * the allow list; the requested roles are on the token; a hostId in the request names the token's pod;
+ * the CSR proves possession. Only then is a
  * certificate signed. Throws ProblemError for every refusal; `audit` is filled as far as it got.
  */
 export async function decideJoin(ctx: JoinContext, request: JoinRequest, audit: JoinAudit): Promise<JoinResponse> {
@@ -54,7 +55,12 @@ export async function decideJoin(ctx: JoinContext, request: JoinRequest, audit: 
   if ('denied' in roles) {
     throw new ProblemError('roles_not_allowed', 403, `provision token "${request.tokenName}" does not grant role${roles.denied.length > 1 ? 's' : ''} ${roles.denied.join(', ')} (it grants ${token.spec.roles.join(', ')})`);
   }
-  const hostId = request.hostId ?? who.podName;
+  // The host is the pod the token proves, never a name the request chooses: a chosen name would let one
+  // workload take another's CN or inventory entry. An agent that still sends hostId must agree.
+  const hostId = who.podName;
+  if (request.hostId !== undefined && request.hostId !== hostId) {
+    throw new ProblemError('host_id_mismatch', 403, `hostId "${request.hostId}" is not the pod the ServiceAccount token is bound to ("${hostId}"); the host ID comes from the token, so leave it out`);
+  }
   const ttlMs = Math.min(request.ttlSeconds !== undefined ? request.ttlSeconds * 1000 : ctx.certTtlMs, ctx.maxCertTtlMs);
   Object.assign(audit, { hostId, roles: roles.granted });
 

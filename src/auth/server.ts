@@ -14,7 +14,7 @@ import { readBody, sendJson, sendProblem } from './http.ts';
 import { decideJoin, type JoinAudit, type JoinContext } from './join.ts';
 import type { AuthMetrics } from './metrics.ts';
 import { handleAdmin } from './admin-api.ts';
-import { agentKey, nextRecord } from './inventory.ts';
+import { recordJoin, type RecordPolicy } from './inventory.ts';
 import type { JoinRateLimiter } from './rate-limit.ts';
 import { createReadiness, storageReadiness, type ReadinessCheck } from './readiness.ts';
 
@@ -26,8 +26,8 @@ export interface AuthServerOptions {
   logger: Logger;
   metrics: AuthMetrics;
   rateLimiter: JoinRateLimiter;
-  /** How long an agent stays in the inventory after its certificate expired. */
-  inventoryGraceMs: number;
+  /** How long records stay, and how many one ServiceAccount may hold. */
+  inventory: RecordPolicy;
   /** Readiness checks besides storage (TokenReviews); each throws to say "not ready". */
   readiness: readonly ReadinessCheck[];
 }
@@ -35,7 +35,7 @@ export interface AuthServerOptions {
 export type AuthServer = Listening;
 
 async function parseJoinRequest(req: IncomingMessage) {
-  if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
+  if (!String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) {
     throw new ProblemError('bad_request', 415, 'join request must be application/json');
   }
   const body = await readBody(req, MAX_JOIN_BODY_BYTES);
@@ -81,13 +81,12 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   async function recordInventory(request: Awaited<ReturnType<typeof parseJoinRequest>>, response: Awaited<ReturnType<typeof decideJoin>>): Promise<void> {
     const { storage, now } = options.join;
     const id = response.identity;
-    const key = agentKey(id.namespace, id.hostId);
+    const facts = { ...id, nodeName: request.nodeName, apps: request.apps ?? [], tokenName: request.tokenName, agentVersion: request.agentVersion, notAfter: new Date(response.notAfter) };
     try {
-      const previous = await storage.getAgent(key);
-      const facts = { ...id, nodeName: request.nodeName, apps: request.apps ?? [], tokenName: request.tokenName, agentVersion: request.agentVersion, notAfter: new Date(response.notAfter) };
-      await storage.putAgent(key, nextRecord(previous, facts, now(), options.inventoryGraceMs));
+      const { key, recorded } = await recordJoin(storage, facts, now(), options.inventory);
+      if (!recorded) logger.warn('inventory full for this ServiceAccount: the pod is not recorded', { agent: key, serviceAccount: `${id.namespace}:${id.serviceAccount}`, max: options.inventory.maxPerServiceAccount });
     } catch (err) {
-      logger.warn('inventory update failed', { agent: key, error: (err as Error).message });
+      logger.warn('inventory update failed', { agent: `${id.namespace}/${id.podName}`, error: (err as Error).message });
     }
   }
 

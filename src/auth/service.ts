@@ -167,7 +167,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       throw stateDirError(config.stateDir, 'cannot be written (the admin identity)', err);
     });
     if (admin.created) deps.logger.info('wrote the admin identity', { dir: admin.dir });
-    const tls = await issueServingCert(ca, config.sans, deps.now());
+    const tls = await issueServingCert(ca, config.sans, config.clusterName, deps.now());
     const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true });
     kube = kubeClientFor(config, connection, deps.logger);
     const validators = await validatorsFor(config, deps, kube);
@@ -183,7 +183,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
         global: { perSecond: config.joinRate.global, burst: 2 * config.joinRate.global },
         now: deps.now,
       }),
-      inventoryGraceMs: config.inventoryGraceMs,
+      inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount },
       readiness: kube ? [tokenReviewReadiness(kube, config.clusterName)] : [],
     });
     metricsServer = config.metricsListen === undefined ? undefined : await startMetricsServer(config.metricsListen, metrics.registry);

@@ -95,8 +95,8 @@ export function demoCommand(program: Command): void {
         say('4. Start the agent (fresh ECDSA P-256 key per join, CA verified by pin):');
         const outDir = join(dir, 'certs');
         const agent = spawnKubeJoin([
-          'agent', '--auth-addr', String(ready.addr), '--ca-pin', String(ready.caPin), '--token-name', 'kube-token',
-          '--token-path', tokenPath, '--out-dir', outDir, '--roles', 'App', '--host-id', 'app-7d9f8-x2x4q', '--app', 'grafana=http://localhost:3000',
+          'agent', '--auth-addr', String(ready.addr), '--ca-pin', String(ready.caPin), '--cluster-name', CLUSTER, '--token-name', 'kube-token',
+          '--token-path', tokenPath, '--out-dir', outDir, '--roles', 'App', '--app', 'grafana=http://localhost:3000',
           '--health-addr', '127.0.0.1:0', '--ttl', `${Math.ceil(ttlMs / 1000)}s`,
         ], { logFile: join(dir, 'agent.log') });
         children.push(agent);

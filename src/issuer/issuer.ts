@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint, type JSONWebKeySet, type CryptoKey as JoseKey } from 'jose';
 import { writeFileAtomic } from '../common/fs.ts';
 import { listen, type Listening } from '../common/listen.ts';
@@ -79,14 +79,21 @@ export async function createTokenIssuer(options: { serve?: { host: string; port:
     issuerUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
+  // As in a cluster, a rotated token of the same pod carries the same UIDs: the auth keys records by them.
+  const stableUid = (...parts: string[]) => {
+    const h = createHash('sha256').update(parts.join('/')).digest('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  };
+
   const mint = async (m: MintOptions): Promise<string> => {
     const key = keys[0] as SigningKey;
+    const podName = m.podName ?? `${m.serviceAccount}-pod`;
     const iat = m.iat ?? Math.floor(now() / 1000);
     const claims: Record<string, unknown> = {
       'kubernetes.io': {
         namespace: m.namespace,
-        serviceaccount: { name: m.serviceAccount, uid: m.serviceAccountUid ?? randomUUID() },
-        ...(m.unbound ? {} : { pod: { name: m.podName ?? `${m.serviceAccount}-pod`, uid: m.podUid ?? randomUUID() } }),
+        serviceaccount: { name: m.serviceAccount, uid: m.serviceAccountUid ?? stableUid('serviceaccount', m.namespace, m.serviceAccount) },
+        ...(m.unbound ? {} : { pod: { name: podName, uid: m.podUid ?? stableUid('pod', m.namespace, podName) } }),
       },
     };
     return new SignJWT(claims)

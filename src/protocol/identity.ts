@@ -5,7 +5,23 @@
  */
 export const ROLES_EXTENSION_OID = '1.3.9999.2.1';
 
+/**
+ * A cluster name: a lower-case DNS name, as it is the SPIFFE trust domain of every identity and the
+ * audience of ServiceAccount tokens. Both sides check it the same way.
+ */
+export const CLUSTER_NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
 /** The workload's SPIFFE ID, as the leaf's URI SAN carries it. */
 export function spiffeIdFor(trustDomain: string, namespace: string, serviceAccount: string): string {
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/**
+ * The auth service's own SPIFFE ID, carried as a URI SAN by its serving certificate and by nothing
+ * else the CA signs. Agents check it before a token leaves the pod: a workload certificate chains to
+ * the same CA, so the chain alone does not tell the auth service from a workload. Workload IDs always
+ * have the path `/ns/<namespace>/sa/<name>`, so no workload can be issued this one.
+ */
+export function authSpiffeIdFor(trustDomain: string): string {
+  return `spiffe://${trustDomain}/kube-join/auth`;
 }

@@ -13,7 +13,7 @@ export {
   PROBLEM_CONTENT_TYPE,
 } from './schemas.ts';
 export type { AppSpec, JoinRequest, JoinResponse, Identity, Problem } from './schemas.ts';
-export { spiffeIdFor, ROLES_EXTENSION_OID } from './identity.ts';
+export { spiffeIdFor, authSpiffeIdFor, CLUSTER_NAME_PATTERN, ROLES_EXTENSION_OID } from './identity.ts';
 export { AGENT_VERSION } from './version.ts';
 export { ADMIN_TOKENS_PATH, ADMIN_INVENTORY_PATH, ADMIN_EXTENSION_OID, AgentRecordSchema, InventorySchema, TokenSummarySchema, TokenListSchema } from './admin.ts';
 export type { AgentRecord, Inventory, TokenSummary } from './admin.ts';

@@ -34,6 +34,7 @@ export const JoinRequestSchema = z
     kubernetesToken: z.string().min(1).max(16 * 1024),
     csr: pem('CERTIFICATE REQUEST'),
     roles: z.array(z.string().min(1).max(64)).max(32).optional(),
+    /** Obsolete: the host ID is the pod the token proves. Accepted only when it names that pod. */
     hostId: dnsLabelish.optional(),
     nodeName: dnsLabelish.optional(),
     apps: z.array(AppSpecSchema).max(64).optional(),
@@ -48,8 +49,8 @@ export const IdentitySchema = z
     hostId: z.string(),
     namespace: z.string(),
     serviceAccount: z.string(),
-    podName: z.string().optional(),
-    podUid: z.string().optional(),
+    podName: z.string(),
+    podUid: z.string(),
     roles: z.array(z.string()),
     spiffeId: z.string(),
   })

@@ -20,7 +20,7 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
   async function joinOnce(name: string, pod: MintOptions, extra: string[]) {
     const tokenPath = join(dir, `token-${name}`);
     await issuer.writeToken(tokenPath, pod);
-    return kubeJoinRun(['agent', '--once', '--auth-addr', auth.addr, '--ca-file', auth.caFile, '--token-name', 'kube-token', '--token-path', tokenPath, '--out-dir', join(dir, `out-${name}`), ...extra]);
+    return kubeJoinRun(['agent', '--once', '--auth-addr', auth.addr, '--ca-file', auth.caFile, '--cluster-name', CLUSTER, '--token-name', 'kube-token', '--token-path', tokenPath, '--out-dir', join(dir, `out-${name}`), ...extra]);
   }
 
   before(async () => {
@@ -30,9 +30,9 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
     ca = await readFile(auth.caFile, 'utf8');
     await writeFile(join(dir, 'token.yaml'), tokenYaml({ name: 'kube-token', jwks: issuer.jwks() }));
     assert.equal((await admin(['token', 'create', '-f', join(dir, 'token.yaml')])).code, 0);
-    const a = await joinOnce('a', POD, ['--host-id', 'app-1', '--app', 'grafana=http://localhost:3000', '--node-name', 'node-1', '--roles', 'App']);
+    const a = await joinOnce('a', POD, ['--app', 'grafana=http://localhost:3000', '--node-name', 'node-1', '--roles', 'App']);
     assert.equal(a.code, 0, a.stderr);
-    const b = await joinOnce('b', { ...POD, podName: 'db-1' }, ['--host-id', 'db-1', '--app', 'postgres=tcp://localhost:5432']);
+    const b = await joinOnce('b', { ...POD, podName: 'db-1' }, ['--app', 'postgres=tcp://localhost:5432']);
     assert.equal(b.code, 0, b.stderr);
   });
   after(async () => {

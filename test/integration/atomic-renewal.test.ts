@@ -41,7 +41,7 @@ describe('atomic renewal under a concurrent reader', function () {
   it(`a reader in a tight loop never sees a key that does not match its certificate during ${RENEWALS} real renewals`, async () => {
     const out = join(dir, 'out');
     await writeFile(join(dir, 'ca.crt'), auth.ca.certPem);
-    const config = resolveAgentConfig({ flags: { authAddr: `127.0.0.1:${auth.address.port}`, tokenName: 'kube-token', caFile: join(dir, 'ca.crt'), tokenPath: join(dir, 'token'), outDir: out, bundle: true, healthAddr: 'off' }, env: {} }, { fileExists: () => false, defaultHostId: 'atomic-1' });
+    const config = resolveAgentConfig({ flags: { authAddr: `127.0.0.1:${auth.address.port}`, tokenName: 'kube-token', caFile: join(dir, 'ca.crt'), tokenPath: join(dir, 'token'), outDir: out, bundle: true, healthAddr: 'off', clusterName: 'atomic' }, env: {} }, { fileExists: () => false });
     // Real joins, real writes; only the waits between renewals are skipped.
     const instant: Clock = { now: () => Date.now(), sleep: () => new Promise((r) => setImmediate(r)) };
     const controller = new AbortController();

@@ -142,10 +142,12 @@ describe('chart kube-join-agent (real helm)', () => {
     assert.ok(!agentContainer(rendered).args.includes('--token-path'), 'the agent finds the projected token by its default path');
   });
 
-  it('follows clusterName into the token audience', async () => {
+  it('follows clusterName into the token audience and the auth identity the agent requires', async () => {
     const manifests = await renderChart(AGENT, { ...seed, clusterName: 'prod.example' });
     const volume = podSpecOf(manifests).volumes.find((v: Obj) => v.name === 'kube-join-token');
     assert.equal(volume.projected.sources[0].serviceAccountToken.audience, 'prod.example');
+    const config = resolveAgentConfig({ flags: parseFlags(AGENT_OPTIONS, flagsOf(agentContainer(manifests), 'agent')), env: {} });
+    assert.equal(config.clusterName, 'prod.example');
   });
 
   it('shares the certificates through an in-memory emptyDir at --out-dir, read-write in the agent and read-only in the app', () => {
@@ -197,11 +199,11 @@ describe('chart kube-join-agent (real helm)', () => {
 
   it('renders args that resolveAgentConfig accepts, carrying the seed\'s values', () => {
     const flags = parseFlags(AGENT_OPTIONS, flagsOf(agentContainer(rendered), 'agent'));
-    const config = resolveAgentConfig({ flags, env: {} }, { fileExists: (p) => p === PROJECTED_TOKEN_PATH, defaultHostId: 'pod-1' });
+    const config = resolveAgentConfig({ flags, env: {} }, { fileExists: (p) => p === PROJECTED_TOKEN_PATH });
     assert.deepEqual(config.authAddr, { host: 'kube-join-auth.kube-join.svc', port: 3025 });
     assert.equal(config.tokenName, 'kube-token');
     assert.equal(config.tokenPaths[0], PROJECTED_TOKEN_PATH);
-    assert.deepEqual(config.trust, { kind: 'ca-pin', pin: PIN });
+    assert.deepEqual(config.trust, { kind: 'ca-pin', pins: [PIN] });
     assert.deepEqual(config.roles, ['App']);
     assert.deepEqual(config.apps, [{ name: 'grafana', uri: 'http://localhost:3000' }]);
     assert.equal(config.group, 65532);
@@ -232,7 +234,7 @@ describe('chart kube-join-agent (real helm)', () => {
 
   it('leaves the agent\'s defaults to the agent: no renewal, ttl or log flags unless set', () => {
     const flags = flagsOf(agentContainer(rendered), 'agent').filter((a) => a.startsWith('--'));
-    assert.deepEqual(flags, ['--auth-addr', '--token-name', '--ca-pin', '--out-dir', '--health-addr', '--group', '--roles', '--app']);
+    assert.deepEqual(flags, ['--auth-addr', '--token-name', '--cluster-name', '--ca-pin', '--out-dir', '--health-addr', '--group', '--roles', '--app']);
   });
 
   it('keeps its defaults in step with the programs: health port, out dir and cluster name', async () => {

@@ -33,7 +33,9 @@ describe('join end to end (auth and agent processes on loopback)', function () {
 
   /** `kube-join agent --once` with the defaults of this suite plus `args`. */
   async function joinOnce(outDir: string, tokenPath: string, args: string[] = []) {
-    const result = await kubeJoinRun(['agent', '--once', '--auth-addr', auth.addr, '--ca-pin', auth.caPin, '--token-name', 'kube-token', '--token-path', tokenPath, '--out-dir', outDir, '--host-id', 'app-1', '--retry-base', '50ms', '--once-timeout', '3s', ...args]);
+    // --ca-pin is repeatable: a test that names its own trust replaces the suite's pin.
+    const trust = args.includes('--ca-pin') || args.includes('--ca-file') ? [] : ['--ca-pin', auth.caPin];
+    const result = await kubeJoinRun(['agent', '--once', '--auth-addr', auth.addr, ...trust, '--token-name', 'kube-token', '--token-path', tokenPath, '--out-dir', outDir, '--cluster-name', CLUSTER, '--retry-base', '50ms', '--once-timeout', '3s', ...args]);
     agentOutputs.push(result.stdout, result.stderr);
     return result;
   }
@@ -114,7 +116,7 @@ describe('join end to end (auth and agent processes on loopback)', function () {
     const a = join(dir, 'out-a');
     const b = join(dir, 'out-b');
     assert.equal((await joinOnce(a, await writeToken('a'))).code, 0);
-    assert.equal((await joinOnce(b, await writeToken('b', { ...POD, podName: 'app-2' }), ['--host-id', 'app-2'])).code, 0);
+    assert.equal((await joinOnce(b, await writeToken('b', { ...POD, podName: 'app-2' }))).code, 0);
     const files = async (d: string) => ({ key: await readFile(join(d, 'tls.key')), cert: await readFile(join(d, 'tls.crt')), ca: await readFile(join(d, 'ca.crt')) });
     const [fa, fb] = [await files(a), await files(b)];
     const server = createTlsServer({ ...fa, requestCert: true, rejectUnauthorized: true }, (socket) => socket.end(String((socket.getPeerCertificate() as { subjectaltname?: string }).subjectaltname)));
@@ -187,20 +189,23 @@ describe('join end to end (auth and agent processes on loopback)', function () {
     it('a server whose certificate does not chain to --ca-file: ERR_TLS_VERIFY before any token is sent', async () => {
       const otherCa = join(dir, 'other-ca.crt');
       await writeFile(otherCa, (await testCa('other')).certPem);
-      const r = await joinOnce(out(), await writeToken('tls'), ['--ca-pin', '', '--ca-file', otherCa]);
+      const r = await joinOnce(out(), await writeToken('tls'), ['--ca-file', otherCa]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^kube-join: join failed: TLS verification of https:\/\/127\.0\.0\.1:\d+ failed \(SELF_SIGNED_CERT_IN_CHAIN\); the token was not sent \[ERR_ONCE_FAILED\]\n$/);
     });
 
-    it('a missing token file: ERR_TOKEN_READ naming the path', async () => {
+    it('a missing token file: retried (a projected volume can mount late) until --once-timeout, then ERR_TOKEN_READ naming the path', async () => {
       const r = await joinOnce(out(), join(dir, 'tokens', 'absent'));
       assert.equal(r.code, 1);
-      assert.equal(r.stderr, `kube-join: join failed: ServiceAccount token file ${join(dir, 'tokens', 'absent')} does not exist (is the projected ServiceAccount token volume mounted?) [ERR_ONCE_FAILED]\n`);
+      assert.equal(r.stderr, `kube-join: join did not succeed within 3s: ServiceAccount token file ${join(dir, 'tokens', 'absent')} does not exist (is the projected ServiceAccount token volume mounted?) [ERR_ONCE_FAILED]\n`);
+      const failures = r.lines.filter((l) => l.code === 'ERR_TOKEN_READ');
+      assert.ok(failures.length >= 2, `retried: ${failures.length} attempts`);
+      assert.deepEqual(failures.filter((l) => l.level === 'warn').map((l) => l.msg), ['join attempt failed'], 'the reason is logged at warn once, when it first appears');
     });
 
     it('a garbage HTTP answer: ERR_AUTH_PROTOCOL', async () => {
       const ca = await testCa('garbage');
-      const tls = await issueServingCert(ca, ['127.0.0.1'], Date.now());
+      const tls = await issueServingCert(ca, ['127.0.0.1'], CLUSTER, Date.now());
       const server: Server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (_req, res) => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"certificateChain": 42');
@@ -209,7 +214,7 @@ describe('join end to end (auth and agent processes on loopback)', function () {
       try {
         await writeFile(join(dir, 'garbage-ca.crt'), ca.certPem);
         const port = (server.address() as AddressInfo).port;
-        const r = await joinOnce(out(), await writeToken('garbage'), ['--auth-addr', `127.0.0.1:${port}`, '--ca-pin', '', '--ca-file', join(dir, 'garbage-ca.crt')]);
+        const r = await joinOnce(out(), await writeToken('garbage'), ['--auth-addr', `127.0.0.1:${port}`, '--ca-file', join(dir, 'garbage-ca.crt')]);
         assert.equal(r.code, 1);
         assert.equal(r.stderr, `kube-join: join failed: auth service https://127.0.0.1:${port} answered 200 with a body that is not JSON (application/json) [ERR_ONCE_FAILED]\n`);
       } finally {
@@ -249,7 +254,7 @@ describe('join end to end (auth and agent processes on loopback)', function () {
   it('a running agent renews before expiry with a new key, reports health and metrics, and stops on SIGTERM', async () => {
     const out = join(dir, 'out-daemon');
     const tokenPath = await writeToken('daemon');
-    const agent = kubeJoin(['agent', '--auth-addr', auth.addr, '--ca-file', auth.caFile, '--token-name', 'kube-token', '--token-path', tokenPath, '--out-dir', out, '--ttl', '3s', '--health-addr', '127.0.0.1:0']);
+    const agent = kubeJoin(['agent', '--auth-addr', auth.addr, '--ca-file', auth.caFile, '--cluster-name', CLUSTER, '--token-name', 'kube-token', '--token-path', tokenPath, '--out-dir', out, '--ttl', '3s', '--health-addr', '127.0.0.1:0']);
     try {
       const health = await agent.waitFor('health server listening');
       const first = await agent.waitFor('credential set written');

@@ -14,7 +14,7 @@ describe('telling the app, and a full disk', function () {
   let issuer: TokenIssuer;
   let auth: AuthProcess;
   let tokenPath: string;
-  const agentArgs = (out: string) => ['agent', '--once', '--auth-addr', auth.addr, '--ca-file', auth.caFile, '--token-name', 'kube-token', '--token-path', tokenPath, '--out-dir', out];
+  const agentArgs = (out: string) => ['agent', '--once', '--auth-addr', auth.addr, '--ca-file', auth.caFile, '--cluster-name', CLUSTER, '--token-name', 'kube-token', '--token-path', tokenPath, '--out-dir', out];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kj-notify-'));

@@ -93,6 +93,7 @@ describe('k8s: joins against a real kube-apiserver', function () {
       '--token-name', tokenName,
       '--token-path', tokenPath,
       '--ca-pin', service.caPin,
+      '--cluster-name', CLUSTER,
       '--out-dir', outDir,
       '--health-addr', 'off',
       '--retry-base', '200ms',

@@ -219,7 +219,7 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
         '--ca-pin', rb.caPin,
         '--token-name', name,
         '--token-path', tokenPath,
-        '--host-id', 'agent-via-b',
+        '--cluster-name', CLUSTER,
         '--out-dir', join(dir, 'agent-out'),
         '--health-addr', 'off',
         '--once-timeout', '30s',
@@ -231,10 +231,12 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
       assert.equal(await readFile(join(dir, 'agent-out', 'ca.crt'), 'utf8'), caPem);
 
       // The inventory is shared too: the agent that joined through B is listed by A, in one Lease.
-      assert.deepEqual((await inventoryVia(ra)).filter((r) => r.hostId === 'agent-via-b').map((r) => [r.namespace, r.tokenName]), [[POD.namespace, name]]);
-      const lease = (await rawList(NS, 'leases', 'agent')).find((l) => l.metadata.name === agentObjectName(agentKey(POD.namespace, 'agent-via-b')));
+      const viaB = (await inventoryVia(ra)).filter((r) => r.hostId === 'agent-via-b');
+      assert.deepEqual(viaB.map((r) => [r.namespace, r.podName, r.tokenName]), [[POD.namespace, 'agent-via-b', name]]);
+      const key = agentKey(POD.namespace, 'agent-via-b', viaB[0]?.podUid ?? '');
+      const lease = (await rawList(NS, 'leases', 'agent')).find((l) => l.metadata.name === agentObjectName(key));
       assert.ok(lease, 'the agent has a Lease');
-      assert.equal(lease.spec?.holderIdentity, `${POD.namespace}/agent-via-b`);
+      assert.equal(lease.spec?.holderIdentity, key);
     });
 
     it('20 concurrent joins across both replicas and concurrent token writes lose nothing', async () => {
@@ -259,7 +261,7 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
       }
       // One object per record: a Lease per agent, a Secret per token.
       const leases = await rawList(NS, 'leases', 'agent');
-      assert.equal(leases.filter((l) => /^teleport-agent\/burst-\d+$/.test(String(l.spec?.holderIdentity))).length, 20);
+      assert.equal(leases.filter((l) => /^teleport-agent\/burst-\d+\/[0-9a-f-]{36}$/.test(String(l.spec?.holderIdentity))).length, 20);
       assert.equal((await rawList(NS, 'secrets', 'token')).filter((s) => s.metadata.annotations?.['kube-join.dev/token-name'] === 'hot').length, 1);
     });
 
@@ -305,7 +307,7 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
         const entry = JSON.parse(lease.metadata.annotations?.['kube-join.dev/agent'] ?? 'null') as { key: string; record: unknown };
         const record = AgentRecordSchema.parse(entry.record);
         assert.equal(lease.metadata.name, agentObjectName(entry.key));
-        assert.equal(entry.key, agentKey(record.namespace, record.hostId));
+        assert.equal(entry.key, agentKey(record.namespace, record.podName, record.podUid));
       }
       for (const secret of await rawList(NS, 'secrets', 'token')) {
         const parsed = parseProvisionToken(Buffer.from(secret.data?.['token.yaml'] ?? '', 'base64').toString('utf8'), Date.now());
@@ -326,8 +328,9 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
       assert.match(tokenObjectName('App'), /^kube-join-token-app\.[0-9a-f]{12}$/);
       assert.match(tokenObjectName('a.b_c'), /^kube-join-token-a-b-c\.[0-9a-f]{12}$/);
       assert.equal(tokenObjectName('App'), tokenObjectName('App'));
-      const long = `T${'x'.repeat(251)}z`;
+      const long = `T${'x'.repeat(198)}z`;
       assert.ok(tokenObjectName(long).length <= 253);
+      assert.ok(tokenObjectName(`T${'x'.repeat(251)}z`).length <= 253, 'even a name past the token rules maps to a valid object name');
       const storage = await storageFor(unitKubeconfig, UNIT_NS);
       try {
         for (const [name, role] of [['app', 'Lower'], ['App', 'Upper'], ['a.b_c', 'Dotted'], [long, 'Long']] as const) await storage.putToken(token(name, [role]), { overwrite: false });
@@ -382,7 +385,7 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
       const sweeper = await storageFor(unitKubeconfig, UNIT_NS);
       const joiner = await storageFor(unitKubeconfig, UNIT_NS);
       const record = (at: string, hostId: string): AgentRecord => ({
-        hostId, namespace: 'apps', serviceAccount: 'web', roles: ['App'], apps: [], tokenName: 'app', agentVersion: 't',
+        hostId, namespace: 'apps', serviceAccount: 'web', podName: hostId, podUid: `uid-${hostId}`, roles: ['App'], apps: [], tokenName: 'app', agentVersion: 't',
         firstJoin: '2026-01-01T00:00:00.000Z', lastJoin: at, notAfter: at, expiresAt: at,
       });
       try {

@@ -45,7 +45,7 @@ Unset values pass no flag, so the agent's own defaults apply.
 */}}
 {{- define "kube-join-agent.args" -}}
 {{- $v := .Values -}}
-{{- $args := list "agent" "--auth-addr" $v.proxyAddr "--token-name" $v.joinParams.tokenName -}}
+{{- $args := list "agent" "--auth-addr" $v.proxyAddr "--token-name" $v.joinParams.tokenName "--cluster-name" $v.clusterName -}}
 {{- if $v.caPin -}}
 {{- $args = concat $args (list "--ca-pin" $v.caPin) -}}
 {{- else if $v.caFile -}}

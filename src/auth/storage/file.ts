@@ -144,6 +144,20 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
     }
   };
 
+  const listAgents = async (): Promise<{ key: string; record: AgentRecord }[]> => {
+    const files = (await readdir(join(dir, AGENTS))).filter((f) => f.endsWith('.json'));
+    const records = await Promise.all(files.map((f) => readAgentFile(join(dir, AGENTS, f)).catch(() => undefined)));
+    return records.filter((r): r is { key: string; record: AgentRecord } => r !== undefined);
+  };
+  // Which ServiceAccount each record belongs to, built on first use from one listing and kept current by
+  // this process's own writes: the serving process is the only writer of agent records (the lock).
+  const workloadKey = (namespace: string, serviceAccount: string) => `${namespace}:${serviceAccount}`;
+  let index: Map<string, string> | undefined;
+  const workloadIndex = async (): Promise<Map<string, string>> => {
+    index ??= new Map((await listAgents()).map(({ key, record }) => [key, workloadKey(record.namespace, record.serviceAccount)]));
+    return index;
+  };
+
   const getCa = async (): Promise<StoredCa | undefined> => {
       const [certPem, keyPem] = await Promise.all([readOptional(join(dir, CA_CERT)), readOptional(join(dir, CA_KEY))]);
       if (certPem === undefined && keyPem === undefined) return undefined;
@@ -188,16 +202,19 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
     },
     async putAgent(key, record) {
       await writing(`agent record ${key}`, () => writeFileAtomic(agentPath(key), JSON.stringify({ key, record }), 0o600));
+      index?.set(key, workloadKey(record.namespace, record.serviceAccount));
     },
-    async listAgents() {
-      const files = (await readdir(join(dir, AGENTS))).filter((f) => f.endsWith('.json'));
-      const records = await Promise.all(files.map((f) => readAgentFile(join(dir, AGENTS, f)).catch(() => undefined)));
-      return records.filter((r): r is { key: string; record: AgentRecord } => r !== undefined);
+    listAgents,
+    async listAgentsOf(namespace, serviceAccount) {
+      const index = await workloadIndex();
+      const entries = await Promise.all([...index].filter(([, w]) => w === workloadKey(namespace, serviceAccount)).map(([key]) => readAgentFile(agentPath(key)).catch(() => undefined)));
+      return entries.filter((e): e is { key: string; record: AgentRecord } => e !== undefined && e.record.namespace === namespace && e.record.serviceAccount === serviceAccount);
     },
     async deleteAgent(key) {
       await unlink(agentPath(key)).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw new StorageError(`deleting agent record ${key} failed: ${err.message}`, err);
       });
+      index?.delete(key);
     },
     async ping() {
       await listDir(join(dir, TOKENS));

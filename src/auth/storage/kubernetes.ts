@@ -6,6 +6,7 @@ import type { StoredCa } from '../ca.ts';
 import { StorageError, TokenExistsError, TokenNotFoundError } from '../errors.ts';
 import { formatProvisionToken, isValidTokenName, parseProvisionToken, type ProvisionToken } from '../tokens.ts';
 import type { AuthStorage } from './types.ts';
+import { NAMESPACE_NAME } from '../kube-names.ts';
 
 /** Labels every object of this backend carries; lists select on them. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -15,6 +16,11 @@ export const KIND_LABEL = 'kube-join.dev/kind';
 export const TOKEN_NAME_ANNOTATION = 'kube-join.dev/token-name';
 /** `{"key":…,"record":…}` of an inventory entry, on its Lease (Leases have no data field). */
 export const AGENT_ANNOTATION = 'kube-join.dev/agent';
+/**
+ * Label of an agent Lease naming its ServiceAccount, as a hash of `namespace:name` (a label value holds
+ * at most 63 characters, a ServiceAccount name up to 253), so one workload's records list by selector.
+ */
+export const WORKLOAD_LABEL = 'kube-join.dev/workload';
 export const CA_SECRET = 'kube-join-ca';
 /** Name of the Secret the readiness probe creates as a server-side dry run (never stored). */
 export const PROBE_SECRET = 'kube-join-readiness-probe';
@@ -24,7 +30,6 @@ const TOKEN_KEY = 'token.yaml';
 const TOKEN_PREFIX = 'kube-join-token-';
 const AGENT_PREFIX = 'kube-join-agent-';
 const LIST_PAGE = 250;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DIRECT_TOKEN_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 type Kind = 'ca' | 'token' | 'agent';
@@ -85,6 +90,7 @@ export function agentObjectName(key: string): string {
 
 const labelsOf = (kind: Kind) => ({ [MANAGED_BY_LABEL]: MANAGED_BY, [KIND_LABEL]: kind });
 const selectorOf = (kind: Kind) => `${MANAGED_BY_LABEL}=${MANAGED_BY},${KIND_LABEL}=${kind}`;
+const workloadOf = (namespace: string, serviceAccount: string) => sha256Hex(`${namespace}:${serviceAccount}`).slice(0, 40);
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const unb64 = (data: string) => Buffer.from(data, 'base64').toString('utf8');
 /** Lease times are MicroTime: RFC 3339 with exactly six fractional digits. */
@@ -110,7 +116,7 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
   const maxAttempts = options.maxAttempts ?? 8;
-  if (!DNS_LABEL.test(namespace)) throw new StorageError(`Kubernetes storage namespace ${JSON.stringify(namespace)} is not a valid namespace name (a DNS-1123 label)`);
+  if (!NAMESPACE_NAME.test(namespace)) throw new StorageError(`Kubernetes storage namespace ${JSON.stringify(namespace)} is not a valid namespace name (a DNS-1123 label)`);
   const ns = encodeURIComponent(namespace);
   const base: Record<Resource, string> = {
     secrets: `/api/v1/namespaces/${ns}/secrets`,
@@ -150,13 +156,14 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
     }
   }
 
-  /** Every object of `kind`, page by page. */
-  async function listObjects<T>(resource: Resource, kind: Kind): Promise<T[]> {
+  /** Every object of `kind` (and of `extraSelector`, if given), page by page. */
+  async function listObjects<T>(resource: Resource, kind: Kind, extraSelector?: string): Promise<T[]> {
     const items: T[] = [];
+    const labelSelector = extraSelector === undefined ? selectorOf(kind) : `${selectorOf(kind)},${extraSelector}`;
     let next: string | undefined;
     do {
       const page: List<T> = await call<List<T>>('list', resource, 'GET', base[resource], {
-        query: { labelSelector: selectorOf(kind), limit: String(LIST_PAGE), ...(next ? { continue: next } : {}) },
+        query: { labelSelector, limit: String(LIST_PAGE), ...(next ? { continue: next } : {}) },
       });
       items.push(...(page.items ?? []));
       next = page.metadata?.continue || undefined;
@@ -244,7 +251,7 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: agentObjectName(key), labels: labelsOf('agent'), annotations: { [AGENT_ANNOTATION]: JSON.stringify({ key, record }) } } as ObjectMeta,
+      metadata: { name: agentObjectName(key), labels: { ...labelsOf('agent'), [WORKLOAD_LABEL]: workloadOf(record.namespace, record.serviceAccount) }, annotations: { [AGENT_ANNOTATION]: JSON.stringify({ key, record }) } } as ObjectMeta,
       spec: {
         holderIdentity: key,
         acquireTime: microTime(record.firstJoin),
@@ -354,6 +361,19 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
         if (lease.metadata.resourceVersion !== undefined) seen.set(entry.key, lease.metadata.resourceVersion);
       }
       listed = seen;
+      return entries;
+    },
+    async listAgentsOf(agentNamespace, serviceAccount) {
+      const entries: { key: string; record: AgentRecord }[] = [];
+      for (const lease of await listObjects<Lease>('leases', 'agent', `${WORKLOAD_LABEL}=${workloadOf(agentNamespace, serviceAccount)}`)) {
+        try {
+          const entry = agentOf(lease);
+          // The label is a hash: the record itself decides.
+          if (entry.record.namespace === agentNamespace && entry.record.serviceAccount === serviceAccount) entries.push(entry);
+        } catch {
+          continue;
+        }
+      }
       return entries;
     },
     async deleteAgent(key) {

@@ -21,6 +21,8 @@ export interface AuthStorage {
   putAgent(key: string, record: AgentRecord): Promise<void>;
   /** Every stored record, live or not (the caller filters and prunes). */
   listAgents(): Promise<{ key: string; record: AgentRecord }[]>;
+  /** The stored records of one ServiceAccount, live or not, without reading the whole inventory. */
+  listAgentsOf(namespace: string, serviceAccount: string): Promise<{ key: string; record: AgentRecord }[]>;
   deleteAgent(key: string): Promise<void>;
   /** Cheap check that the backend answers, for /readyz. */
   ping(): Promise<void>;

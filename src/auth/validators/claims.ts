@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ProblemError } from '../errors.ts';
 import { parseServiceAccountUsername } from '../allow.ts';
 import type { KubeIdentity } from './types.ts';
+import { checkKubeIdentity } from '../kube-names.ts';
 
 /**
  * Signing algorithms a Kubernetes apiserver uses for ServiceAccount tokens (RSA or ECDSA keys given to
@@ -24,9 +25,26 @@ const KubernetesClaimSchema = z.object({
 const problem = (code: 'kube_token_invalid' | 'audience_mismatch' | 'legacy_token_rejected', detail: string, cause?: unknown) =>
   new ProblemError(code, 401, detail, { cause });
 
-function isLegacy(payload: JWTPayload | undefined): boolean {
-  // Secret-based tokens carry "kubernetes.io/serviceaccount/..." claims and no "kubernetes.io" object.
+/** Secret-based tokens carry "kubernetes.io/serviceaccount/..." claims and no "kubernetes.io" object. */
+export function isLegacy(payload: JWTPayload | undefined): boolean {
   return payload !== undefined && payload['kubernetes.io'] === undefined && typeof payload['kubernetes.io/serviceaccount/namespace'] === 'string';
+}
+
+export const LEGACY_TOKEN_DETAIL = 'legacy Secret-based ServiceAccount tokens are not accepted; mount a projected, pod-bound token';
+
+/**
+ * The lifetime cap, from the token's own `iat` and `exp`: a stolen token must not be useful for long,
+ * whatever the cluster would still accept. Both claims are required, and `iat` may be neither after
+ * `exp` nor in the future (a token "issued" later would stretch the cap). `nowS` in seconds.
+ */
+export function checkTokenLifetime(payload: JWTPayload, nowS: number): void {
+  const { exp, iat } = payload;
+  if (typeof exp !== 'number' || typeof iat !== 'number') throw problem('kube_token_invalid', 'ServiceAccount token has no numeric exp and iat claims');
+  if (iat > exp) throw problem('kube_token_invalid', 'ServiceAccount token was issued (iat) after it expires (exp)');
+  if (iat > nowS + CLOCK_TOLERANCE_S) throw problem('kube_token_invalid', 'ServiceAccount token is issued in the future (iat); check the clocks of the cluster and the auth service');
+  if (exp - iat > MAX_TOKEN_TTL_S + CLOCK_TOLERANCE_S) {
+    throw problem('kube_token_invalid', `ServiceAccount token lifetime ${exp - iat}s exceeds ${MAX_TOKEN_TTL_S}s; project it with a shorter expirationSeconds`);
+  }
 }
 
 /**
@@ -48,7 +66,7 @@ export async function verifyServiceAccountJwt(kubeToken: string, keys: JWTVerify
   } catch (err) {
     if (err instanceof joseErrors.JWTExpired) throw problem('kube_token_invalid', 'ServiceAccount token has expired', err);
     if (err instanceof joseErrors.JWTClaimValidationFailed) {
-      if (isLegacy(err.payload)) throw problem('legacy_token_rejected', 'legacy Secret-based ServiceAccount tokens are not accepted; mount a projected, pod-bound token', err);
+      if (isLegacy(err.payload)) throw problem('legacy_token_rejected', LEGACY_TOKEN_DETAIL, err);
       if (err.claim === 'aud') throw problem('audience_mismatch', `ServiceAccount token audience does not include "${audience}"`, err);
       throw problem('kube_token_invalid', `ServiceAccount token claim "${err.claim}" is invalid: ${err.reason}`, err);
     }
@@ -58,10 +76,7 @@ export async function verifyServiceAccountJwt(kubeToken: string, keys: JWTVerify
     if (err instanceof joseErrors.JOSEError) throw problem('kube_token_invalid', `ServiceAccount token is not a valid JWT (${err.code})`, err);
     throw err;
   }
-  const { exp, iat } = payload as { exp: number; iat: number };
-  if (exp - iat > MAX_TOKEN_TTL_S + CLOCK_TOLERANCE_S) {
-    throw problem('kube_token_invalid', `ServiceAccount token lifetime ${exp - iat}s exceeds ${MAX_TOKEN_TTL_S}s; project it with a shorter expirationSeconds`);
-  }
+  checkTokenLifetime(payload, Math.floor((options.now ?? new Date()).getTime() / 1000));
   const sa = parseServiceAccountUsername(payload.sub as string);
   if (sa === undefined) throw problem('kube_token_invalid', 'token subject is not a ServiceAccount (system:serviceaccount:NS:NAME)');
   const k8s = KubernetesClaimSchema.safeParse(payload['kubernetes.io']);
@@ -70,5 +85,7 @@ export async function verifyServiceAccountJwt(kubeToken: string, keys: JWTVerify
     throw problem('kube_token_invalid', 'ServiceAccount token subject and kubernetes.io claim disagree');
   }
   if (!k8s.data.pod) throw problem('legacy_token_rejected', 'ServiceAccount token is not bound to a pod; mount a projected ServiceAccount token');
-  return { ...sa, podName: k8s.data.pod.name, podUid: k8s.data.pod.uid };
+  const identity = { ...sa, podName: k8s.data.pod.name, podUid: k8s.data.pod.uid };
+  checkKubeIdentity(identity);
+  return identity;
 }

@@ -3,6 +3,8 @@ import { decodeJwt, type JWTPayload } from 'jose';
 import { KubeApiError, KubeConfigError, KubeUnreachableError, type KubeClient, type TokenReviewStatus } from '../../kube/index.ts';
 import { parseServiceAccountUsername } from '../allow.ts';
 import { ProblemError } from '../errors.ts';
+import { checkTokenLifetime, isLegacy, LEGACY_TOKEN_DETAIL } from './claims.ts';
+import { checkKubeIdentity } from '../kube-names.ts';
 import type { KubeIdentity, TokenValidator } from './types.ts';
 
 /** How long a positive TokenReview is reused (never past the token's own `exp`). */
@@ -72,7 +74,8 @@ function apiProblem(err: unknown, client: KubeClient): ProblemError {
 }
 
 /**
- * `in_cluster`: the Kubernetes API decides. A TokenReview with `spec.audiences = [clusterName]`; the
+ * `in_cluster`: the Kubernetes API decides. Legacy tokens and lifetimes over the cap are refused from the
+ * payload first; then a TokenReview with `spec.audiences = [clusterName]`; the
  * answer must be authenticated, confirm that audience, name a ServiceAccount (username and group), and
  * carry the pod binding extras (a projected token, not a legacy Secret-based one). Positive answers are
  * reused for a few seconds, keyed by the token's SHA-256 (the token itself is never kept).
@@ -110,7 +113,9 @@ export function createInClusterValidator(options: InClusterValidatorOptions): To
     if (podName === undefined || podUid === undefined) {
       throw new ProblemError('legacy_token_rejected', 401, 'ServiceAccount token is not bound to a pod; mount a projected ServiceAccount token');
     }
-    return { ...sa, podName, podUid };
+    const identity = { ...sa, podName, podUid };
+    checkKubeIdentity(identity);
+    return identity;
   }
 
   return {
@@ -122,6 +127,11 @@ export function createInClusterValidator(options: InClusterValidatorOptions): To
       } catch (err) {
         throw invalid('ServiceAccount token is not a JWT', err);
       }
+      // Refusals the payload alone decides come before the review (cheap, and the right code): a legacy
+      // token would otherwise read as a wrong audience, and the apiserver does not cap lifetimes.
+      // The review then proves that this payload is the one the cluster signed.
+      if (isLegacy(payload)) throw new ProblemError('legacy_token_rejected', 401, LEGACY_TOKEN_DETAIL);
+      checkTokenLifetime(payload, Math.floor(now() / 1000));
       const key = createHash('sha256').update(audience).update('\0').update(kubeToken).digest('hex');
       const hit = cache.get(key);
       if (hit !== undefined) {

@@ -1,6 +1,6 @@
 import type { ProvisionToken, KubernetesJoinType } from '../tokens.ts';
 
-/** Who a verified Kubernetes token says the caller is. */
+/** Who a verified Kubernetes token says the caller is: Kubernetes names, checked by checkKubeIdentity. */
 export interface KubeIdentity {
   namespace: string;
   serviceAccount: string;

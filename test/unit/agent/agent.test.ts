@@ -32,7 +32,7 @@ function scriptedClient(ca: CertificateAuthority, ttlMs: number) {
         certificateChain: leaf.toString('pem'),
         caBundle: ca.certPem,
         notAfter: leaf.notAfter.toISOString(),
-        identity: { hostId: 'h', namespace: 'ns', serviceAccount: 'sa', roles: ['App'], spiffeId: 'spiffe://c/ns/ns/sa/sa' },
+        identity: { hostId: 'h', namespace: 'ns', serviceAccount: 'sa', podName: 'h', podUid: 'uid-h', roles: ['App'], spiffeId: 'spiffe://c/ns/ns/sa/sa' },
       };
     },
   };
@@ -74,7 +74,7 @@ describe('agent loop (fake timers)', () => {
   });
 
   function start(overrides: Record<string, unknown>, client: JoinClient): Agent {
-    const config = resolveAgentConfig({ flags: { authAddr: '127.0.0.1:1', tokenName: 't', insecure: true, tokenPath: join(dir, 'token'), outDir: join(dir, 'out'), healthAddr: 'off', ...overrides }, env: {} }, { fileExists: () => false, defaultHostId: 'h' });
+    const config = resolveAgentConfig({ flags: { authAddr: '127.0.0.1:1', tokenName: 't', insecure: true, tokenPath: join(dir, 'token'), outDir: join(dir, 'out'), healthAddr: 'off', ...overrides }, env: {} }, { fileExists: () => false });
     const logger = createLogger({ level: 'debug', component: 'test' });
     logger.transports.forEach((t) => (t.silent = true));
     logger.on('data', (info: Record<string, unknown>) => logLines.push(info));
@@ -140,6 +140,41 @@ describe('agent loop (fake timers)', () => {
     const errors = logLines.filter((l) => l.level === 'error');
     assert.equal(errors.length, 1, 'logged at error level once per distinct rejection');
     assert.equal(errors[0]?.code, 'service_account_not_allowed');
+  });
+
+  it('retries a missing, then empty, token file on the normal back-off (a projected volume can mount late), and joins once it appears', async () => {
+    const s = scriptedClient(ca, 60 * MIN);
+    await rm(join(dir, 'token'));
+    const agent = start({}, s.client);
+    running = agent.run(controller.signal);
+    const first = await parked.next();
+    assert.deepEqual(first, { reason: 'retry', ms: 550 }, 'the normal back-off, not the 2 min cap of a final rejection');
+    await writeFile(join(dir, 'token'), '');
+    await clock.tickAsync(first.ms);
+    assert.deepEqual(await parked.next(), { reason: 'retry', ms: 1050 });
+    await writeFile(join(dir, 'token'), JWT);
+    await clock.tickAsync(1050);
+    await written.next();
+    assert.equal(s.requests.length, 1, 'no request was made without a token');
+    assert.deepEqual(logLines.filter((l) => l.level === 'warn').map((l) => [l.msg, l.code]), [['join attempt failed', 'ERR_TOKEN_READ'], ['join attempt failed', 'ERR_TOKEN_READ']], 'each distinct reason (missing, empty) at warn once');
+  });
+
+  it('logs a lasting failure at warn when it first appears, then a summary line per minute, the rest at debug', async () => {
+    const s = scriptedClient(ca, 60 * MIN);
+    for (let i = 0; i < 40; i++) s.errors.push(new AuthUnavailableError('auth service https://127.0.0.1:1 unreachable: ECONNREFUSED'));
+    const agent = start({ retryCap: '10s' }, s.client);
+    running = agent.run(controller.signal);
+    while (s.requests.length <= 40) {
+      const next = await Promise.race([parked.next(), written.next().then(() => undefined)]);
+      if (next === undefined) break;
+      await clock.tickAsync(next.ms);
+    }
+    const warn = logLines.filter((l) => l.level === 'warn');
+    assert.equal(warn[0]?.msg, 'join attempt failed');
+    const summaries = warn.slice(1);
+    assert.ok(summaries.length >= 3 && summaries.every((l) => l.msg === 'join still failing'), JSON.stringify(warn.map((l) => l.msg)));
+    assert.ok((summaries.at(-1)?.failures as number) > (summaries[0]?.failures as number));
+    assert.equal(logLines.filter((l) => l.msg === 'join attempt failed again').length, 40 - 1 - summaries.length);
   });
 
   it('--once: fails at once on a final rejection with a clear message', async () => {

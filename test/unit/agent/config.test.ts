@@ -6,7 +6,7 @@ import { ConfigError } from '../../../src/common/errors.ts';
 const PIN = `sha256:${'ab'.repeat(32)}`;
 const minimal = { authAddr: 'auth.example:3025', tokenName: 'kube-token', caPin: PIN };
 const resolve = (flags: Record<string, unknown>, env: Record<string, string> = {}, file?: Record<string, unknown>, projectedExists = false) =>
-  resolveAgentConfig({ flags, env, ...(file ? { file } : {}) }, { fileExists: (p) => projectedExists && p === PROJECTED_TOKEN_PATH, defaultHostId: 'pod-1' });
+  resolveAgentConfig({ flags, env, ...(file ? { file } : {}) }, { fileExists: (p) => projectedExists && p === PROJECTED_TOKEN_PATH });
 
 function assertConfigError(fn: () => unknown, option: string, message: string | RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -28,7 +28,8 @@ describe('resolveAgentConfig', () => {
     assert.deepEqual(c.renewal, { fraction: 0.5, jitter: 0.1, renewBeforeMs: 600_000 });
     assert.deepEqual(c.backoff, { baseMs: 1000, capMs: 120_000 });
     assert.deepEqual(c.health, { host: '0.0.0.0', port: 8087 });
-    assert.equal(c.hostId, 'pod-1');
+    assert.equal(c.clusterName, 'kube-join');
+    assert.deepEqual(c.trust, { kind: 'ca-pin', pins: [PIN] });
     assert.equal(c.once, false);
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, Pkcs10CertificateRequestGenerator, SubjectAlternativeNameExtension, KeyUsagesExtension, KeyUsageFlags, ExtendedKeyUsageExtension, BasicConstraintsExtension } from '../../../src/common/x509.ts';
-import { issueLeaf, decodeRoles, type CertificateAuthority } from '../../../src/auth/ca.ts';
+import { issueLeaf, issueServingCert, decodeRoles, type CertificateAuthority } from '../../../src/auth/ca.ts';
 import { ProblemError } from '../../../src/auth/errors.ts';
 import { createCsrPem, generateKey } from '../../../src/agent/keys.ts';
 import { testCa } from '../../support/pki.ts';
@@ -69,5 +69,27 @@ describe('issueLeaf', () => {
     const node = new (await import('node:crypto')).X509Certificate(leaf.toString('pem'));
     assert.equal(node.checkIssued(new (await import('node:crypto')).X509Certificate(ca.certPem)), true);
     assert.ok(new X509Certificate(leaf.rawData).getExtension(ExtendedKeyUsageExtension)?.usages.includes('1.3.6.1.5.5.7.3.2'));
+  });
+
+  it('never signs a workload identity that is not a Kubernetes namespace and ServiceAccount (so never the auth identity)', async () => {
+    const csrPem = await createCsrPem(await generateKey('ecdsa-p256'), 'x');
+    for (const who of [{ namespace: 'x/kube-join/auth', serviceAccount: 'sa' }, { namespace: 'ns', serviceAccount: 'a/../../kube-join/auth' }, { namespace: 'NS', serviceAccount: 'sa' }, { namespace: '', serviceAccount: 'sa' }]) {
+      await assert.rejects(issueLeaf(ca, { ...base, ...who, csrPem, now: Date.now() }), { code: 'kube_token_invalid', message: 'the ServiceAccount token names a namespace or ServiceAccount that is not a valid Kubernetes name' }, JSON.stringify(who));
+    }
+  });
+});
+
+describe('issueServingCert', () => {
+  it('carries the auth identity as a URI SAN beside its DNS names and IPs, for serverAuth only', async () => {
+    const ca = await testCa('demo-cluster');
+    const tls = await issueServingCert(ca, ['kube-join-auth.kube-join.svc', '10.0.0.1', '::1'], 'demo-cluster', Date.now());
+    const cert = new X509Certificate(tls.certPem.split('-----END CERTIFICATE-----')[0] + '-----END CERTIFICATE-----');
+    assert.deepEqual(cert.getExtension(SubjectAlternativeNameExtension)?.names.toJSON(), [
+      { type: 'url', value: 'spiffe://demo-cluster/kube-join/auth' },
+      { type: 'dns', value: 'kube-join-auth.kube-join.svc' },
+      { type: 'ip', value: '10.0.0.1' },
+      { type: 'ip', value: '::1' },
+    ]);
+    assert.deepEqual([...(cert.getExtension(ExtendedKeyUsageExtension)?.usages ?? [])], ['1.3.6.1.5.5.7.3.1']);
   });
 });
