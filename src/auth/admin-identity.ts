@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { makeDirs, writeFileAtomic } from '../common/fs.ts';
 import { subtle } from '../common/crypto.ts';
 import { privateKeyPem } from '../common/pem.ts';
@@ -13,16 +12,10 @@ import {
   X509Certificate,
   X509CertificateGenerator,
 } from '../common/x509.ts';
-import { ADMIN_EXTENSION_OID } from '../protocol/index.ts';
+import { ADMIN_EXTENSION_OID, adminIdentityFiles, stateDirPaths } from '../protocol/index.ts';
 import type { CertificateAuthority } from './ca.ts';
 
-export const ADMIN_DIR = 'admin';
 const ADMIN_LIFETIME_MS = 365 * 24 * 3600 * 1000;
-
-/** Where the admin identity lives in a state directory: what `kube-join token ...` looks for. */
-export function adminIdentityPaths(dir: string): { key: string; cert: string; ca: string } {
-  return { key: join(dir, 'tls.key'), cert: join(dir, 'tls.crt'), ca: join(dir, 'ca.crt') };
-}
 
 /** Whether a (DER) client certificate is an admin identity. The TLS layer has already checked its chain. */
 export function isAdminCertificate(der: Uint8Array<ArrayBuffer>): boolean {
@@ -39,8 +32,8 @@ export function isAdminCertificate(der: Uint8Array<ArrayBuffer>): boolean {
  * token commands find it there with no flags.
  */
 export async function ensureAdminIdentity(stateDir: string, ca: CertificateAuthority, now: number): Promise<{ dir: string; created: boolean }> {
-  const dir = join(stateDir, ADMIN_DIR);
-  const paths = adminIdentityPaths(dir);
+  const dir = stateDirPaths(stateDir).adminIdentity;
+  const paths = adminIdentityFiles(dir);
   try {
     const existing = new X509Certificate(await readFile(paths.cert, 'utf8'));
     const chained = existing.issuer === ca.cert.subject && (await existing.verify({ publicKey: ca.cert, signatureOnly: true }));

@@ -1,12 +1,13 @@
 // The auth service's option table on its own, so that the CLI can register flags without loading the service.
 import type { OptionSpec } from '../common/options.ts';
 import { IN_CLUSTER_DIR } from '../kube/in-cluster-env.ts';
+import { DEFAULT_STATE_DIR } from '../protocol/admin.ts';
 
 /** Every auth service option; the single home of its defaults. */
 export const AUTH_OPTIONS: readonly OptionSpec[] = [
   { key: 'listen', flag: 'listen', kind: 'string', arg: '<host:port>', default: '0.0.0.0:3025', help: 'address of the HTTPS join endpoint' },
   { key: 'metricsAddr', flag: 'metrics-addr', kind: 'string', arg: '<host:port>', default: '0.0.0.0:3026', help: 'Prometheus /metrics listens here, over plain HTTP, apart from the join port ("off" to disable)' },
-  { key: 'stateDir', flag: 'state-dir', kind: 'string', arg: '<dir>', default: '/var/lib/kube-join', help: 'state directory: with file storage the CA, tokens and inventory; always the admin identity and auth.addr of this process' },
+  { key: 'stateDir', flag: 'state-dir', kind: 'string', arg: '<dir>', default: DEFAULT_STATE_DIR, help: 'state directory: with file storage the CA, tokens and inventory; always the admin identity and auth.addr of this process' },
   { key: 'storage', flag: 'storage', kind: 'string', arg: '<file|kubernetes>', default: 'file', help: 'where the CA, tokens and inventory live: file (the state directory, one process) or kubernetes (Secrets and Leases in --storage-namespace, several replicas)' },
   { key: 'storageNamespace', flag: 'storage-namespace', kind: 'string', arg: '<namespace>', help: `namespace of the kubernetes storage (default: the pod's own, from ${IN_CLUSTER_DIR}/namespace); its ServiceAccount needs get, list, create, update, delete on secrets and leases there` },
   { key: 'clusterName', flag: 'cluster-name', kind: 'string', arg: '<name>', default: 'kube-join', help: 'cluster name: the audience ServiceAccount tokens must carry, and the SPIFFE trust domain' },

@@ -24,6 +24,7 @@ import { createStaticJwksValidator } from './validators/static-jwks.ts';
 import { createInClusterValidator } from './validators/in-cluster.ts';
 import { createOidcValidator } from './validators/oidc.ts';
 import type { ValidatorSet } from './validators/types.ts';
+import { AUTH_ADDRESS_FILE, stateDirPaths } from '../protocol/index.ts';
 
 export interface AuthService {
   address: { host: string; port: number };
@@ -120,8 +121,6 @@ async function validatorsFor(config: ResolvedAuthConfig, deps: AuthDeps, kube: K
   return { ...validators, ...deps.validators };
 }
 
-/** Name of the file in the state directory that tells local admin commands where the service listens. */
-export const ADDRESS_FILE = 'auth.addr';
 const INVENTORY_SWEEP_MS = 60_000;
 
 async function readKek(path: string | undefined): Promise<Uint8Array | undefined> {
@@ -188,8 +187,8 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     });
     metricsServer = config.metricsListen === undefined ? undefined : await startMetricsServer(config.metricsListen, metrics.registry);
     const local = ['0.0.0.0', '::'].includes(server.address.host) ? '127.0.0.1' : server.address.host;
-    await writeFileAtomic(join(config.stateDir, ADDRESS_FILE), `${local.includes(':') ? `[${local}]` : local}:${server.address.port}\n`, 0o644).catch((err: unknown) => {
-      throw stateDirError(config.stateDir, `cannot be written (${ADDRESS_FILE})`, err);
+    await writeFileAtomic(stateDirPaths(config.stateDir).authAddress, `${local.includes(':') ? `[${local}]` : local}:${server.address.port}\n`, 0o644).catch((err: unknown) => {
+      throw stateDirError(config.stateDir, `cannot be written (${AUTH_ADDRESS_FILE})`, err);
     });
     await sweepInventory(storage, metrics, deps.now(), deps.logger);
     const sweeper = setInterval(() => {

@@ -1,5 +1,34 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { AppSpecSchema, IdentitySchema } from './schemas.ts';
+
+/**
+ * The auth service's state directory as the admin commands find it: the service writes the address it
+ * listens on and the admin identity there, and `kube-join token ...` inside its pod reads them back. One
+ * contract for both sides, so neither can rename a file the other still looks for.
+ */
+export const DEFAULT_STATE_DIR = '/var/lib/kube-join';
+/** File in the state directory holding `host:port` of the running auth service. */
+export const AUTH_ADDRESS_FILE = 'auth.addr';
+/** Folder in the state directory holding the admin identity (a copy of it is what `--identity` names). */
+export const ADMIN_IDENTITY_DIR = 'admin';
+
+/** The files of an admin identity folder: client key, client certificate, CA bundle. */
+export interface AdminIdentityFiles {
+  key: string;
+  cert: string;
+  ca: string;
+}
+
+/** The files of the admin identity folder `dir` (`<state-dir>/admin`, or a copy given with `--identity`). */
+export function adminIdentityFiles(dir: string): AdminIdentityFiles {
+  return { key: join(dir, 'tls.key'), cert: join(dir, 'tls.crt'), ca: join(dir, 'ca.crt') };
+}
+
+/** Where the auth service writes, and the admin commands read, its address and admin identity. */
+export function stateDirPaths(stateDir: string): { authAddress: string; adminIdentity: string } {
+  return { authAddress: join(stateDir, AUTH_ADDRESS_FILE), adminIdentity: join(stateDir, ADMIN_IDENTITY_DIR) };
+}
 
 /** Admin API paths; every one needs an admin client certificate (mutual TLS). */
 export const ADMIN_TOKENS_PATH = '/v1/admin/tokens';

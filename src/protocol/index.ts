@@ -15,5 +15,18 @@ export {
 export type { AppSpec, JoinRequest, JoinResponse, Identity, Problem } from './schemas.ts';
 export { spiffeIdFor, authSpiffeIdFor, CLUSTER_NAME_PATTERN, ROLES_EXTENSION_OID } from './identity.ts';
 export { AGENT_VERSION } from './version.ts';
-export { ADMIN_TOKENS_PATH, ADMIN_INVENTORY_PATH, ADMIN_EXTENSION_OID, AgentRecordSchema, InventorySchema, TokenSummarySchema, TokenListSchema } from './admin.ts';
-export type { AgentRecord, Inventory, TokenSummary } from './admin.ts';
+export {
+  ADMIN_TOKENS_PATH,
+  ADMIN_INVENTORY_PATH,
+  ADMIN_EXTENSION_OID,
+  DEFAULT_STATE_DIR,
+  AUTH_ADDRESS_FILE,
+  ADMIN_IDENTITY_DIR,
+  adminIdentityFiles,
+  stateDirPaths,
+  AgentRecordSchema,
+  InventorySchema,
+  TokenSummarySchema,
+  TokenListSchema,
+} from './admin.ts';
+export type { AgentRecord, Inventory, TokenSummary, AdminIdentityFiles } from './admin.ts';
