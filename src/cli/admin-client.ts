@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import got, { RequestError, type Response } from 'got';
 import { KubeJoinError } from '../common/errors.ts';
 import {
@@ -9,12 +8,11 @@ import {
   ProblemSchema,
   TokenListSchema,
   TokenSummarySchema,
+  adminIdentityFiles,
   type AgentRecord,
   type TokenSummary,
 } from '../protocol/index.ts';
-
-/** The state directory's defaults, as the auth service writes them (admin identity, listen address). */
-export const DEFAULT_STATE_DIR = '/var/lib/kube-join';
+import type { ResolvedAdminConfig } from './admin-options.ts';
 
 export class AdminRequestError extends KubeJoinError<'ERR_ADMIN_REQUEST'> {
   readonly status: number | undefined;
@@ -24,12 +22,6 @@ export class AdminRequestError extends KubeJoinError<'ERR_ADMIN_REQUEST'> {
     this.status = status;
     this.reason = reason;
   }
-}
-
-export interface AdminOptions {
-  authAddr?: string | undefined;
-  identity?: string | undefined;
-  stateDir?: string | undefined;
 }
 
 export interface AdminClient {
@@ -51,16 +43,16 @@ async function readRequired(path: string, what: string): Promise<string> {
 /**
  * Connects to the admin API with the admin identity, like tctl: inside the auth pod both the address
  * (`auth.addr`) and the identity (`admin/`) are found in the state directory; from outside, give
- * `--auth-addr` and `--identity DIR` (a copy of that admin folder).
+ * `--auth-addr` and `--identity DIR` (a copy of that admin folder). `config` comes from
+ * resolveAdminConfig, the one place where flags, environment and defaults meet.
  */
-export async function connectAdmin(options: AdminOptions): Promise<AdminClient> {
-  const stateDir = options.stateDir ?? process.env.KUBE_JOIN_STATE_DIR ?? DEFAULT_STATE_DIR;
-  const addr = (options.authAddr ?? process.env.KUBE_JOIN_AUTH_ADDR ?? (await readRequired(join(stateDir, 'auth.addr'), 'auth service address file'))).trim();
-  const identity = options.identity ?? process.env.KUBE_JOIN_IDENTITY ?? join(stateDir, 'admin');
+export async function connectAdmin(config: ResolvedAdminConfig): Promise<AdminClient> {
+  const addr = config.authAddr ?? (await readRequired(config.addressFile, 'auth service address file')).trim();
+  const files = adminIdentityFiles(config.identityDir);
   const [key, certificate, ca] = await Promise.all([
-    readRequired(join(identity, 'tls.key'), 'admin key'),
-    readRequired(join(identity, 'tls.crt'), 'admin certificate'),
-    readRequired(join(identity, 'ca.crt'), 'admin CA bundle'),
+    readRequired(files.key, 'admin key'),
+    readRequired(files.cert, 'admin certificate'),
+    readRequired(files.ca, 'admin CA bundle'),
   ]);
   const base = `https://${addr}`;
   const client = got.extend({

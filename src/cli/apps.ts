@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import type { AgentRecord } from '../protocol/index.ts';
-import { ConfigError } from '../common/errors.ts';
-import type { AdminOptions } from './admin-client.ts';
-import { addAdminOptions } from './token.ts';
+import { ADMIN_LISTING_OPTIONS } from './admin-options.ts';
+import { adminCommand } from './token.ts';
 import { formatTable } from './table.ts';
 
 /** One row per app a joined agent serves. */
@@ -48,8 +47,10 @@ export function appRows(agents: readonly AgentRecord[]): AppRow[] {
 
 export function appsCommand(program: Command): void {
   const apps = program.command('apps').description('apps served by joined agents (from the auth service inventory)');
-  addAdminOptions(apps.command('ls').description('list apps, like tsh apps ls').option('--format <format>', 'text, json or yaml', 'text')).action(async (opts: AdminOptions & { format: string }) => {
-    if (!['text', 'json', 'yaml'].includes(opts.format)) throw new ConfigError('format', `--format must be text, json or yaml (got ${JSON.stringify(opts.format)})`);
+  const ls = apps.command('ls').description('list apps, like tsh apps ls');
+  const lsConfig = adminCommand(ls, ADMIN_LISTING_OPTIONS);
+  ls.action(async () => {
+    const opts = await lsConfig();
     const { connectAdmin } = await import('./admin-client.ts');
     const rows = appRows(await (await connectAdmin(opts)).inventory());
     if (opts.format === 'json') return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n');

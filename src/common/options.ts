@@ -23,6 +23,8 @@ export interface OptionSpec {
   extraEnv?: readonly string[];
   /** Flag may be given several times (kind `list`). */
   repeatable?: boolean;
+  /** The only values a `string` option takes; anything else is refused, naming the source and the choices. */
+  choices?: readonly string[];
 }
 
 export type OptionValue = string | number | boolean | string[] | undefined;
@@ -58,6 +60,7 @@ function coerce(spec: OptionSpec, value: unknown, where: string): OptionValue {
   switch (spec.kind) {
     case 'string':
       if (typeof value !== 'string') throw bad('a string');
+      if (spec.choices !== undefined && !spec.choices.includes(value)) throw bad(`one of ${spec.choices.join(', ')}`);
       return value;
     case 'int':
     case 'number': {

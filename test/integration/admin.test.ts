@@ -59,7 +59,7 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
     ]);
     const bad = await admin(['apps', 'ls', '--format', 'xml']);
     assert.equal(bad.code, 2);
-    assert.equal(bad.stderr, 'kube-join: --format must be text, json or yaml (got "xml") [ERR_CONFIG]\n');
+    assert.equal(bad.stderr, 'kube-join: --format must be one of text, json, yaml (got "xml") [ERR_CONFIG]\n');
   });
 
   it('refuses the admin API without a client certificate (401) and with an agent\'s certificate (403)', async () => {
@@ -77,6 +77,9 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
     const r = await kubeJoinRun(['token', 'ls', '--auth-addr', auth.addr, '--identity', join(auth.stateDir, 'admin'), '--state-dir', join(dir, 'nowhere')]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^kube-token +static_jwks/m);
+    const fromEnv = await kubeJoinRun(['token', 'ls'], { env: { ...process.env, KUBE_JOIN_AUTH_ADDR: auth.addr, KUBE_JOIN_IDENTITY: join(auth.stateDir, 'admin'), KUBE_JOIN_STATE_DIR: join(dir, 'nowhere') } });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.equal(fromEnv.stdout, r.stdout, 'KUBE_JOIN_AUTH_ADDR and KUBE_JOIN_IDENTITY work as the flags do');
     const missing = await kubeJoinRun(['token', 'ls', '--state-dir', join(dir, 'nowhere')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /^kube-join: auth service address file .*nowhere\/auth\.addr cannot be read \(ENOENT\); inside the auth pod the state directory holds it, from outside give --auth-addr and --identity \[ERR_ADMIN_REQUEST\]\n$/);
