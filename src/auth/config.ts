@@ -30,8 +30,8 @@ export interface OidcConfig {
 
 export interface ResolvedAuthConfig {
   listen: { host: string; port: number };
-  /** Plain-HTTP /metrics (--metrics-addr); undefined: not served ("off", or a hand-built config without it). */
-  metricsListen?: { host: string; port: number };
+  /** Plain-HTTP /metrics (--metrics-addr); undefined: not served ("off"). */
+  metricsListen: { host: string; port: number } | undefined;
   stateDir: string;
   clusterName: string;
   certTtlMs: number;
@@ -44,12 +44,10 @@ export interface ResolvedAuthConfig {
   maxAgentsPerServiceAccount: number;
   joinRate: { perSource: number; global: number };
   maxConcurrentReviews: number;
-  /** Filled by resolveAuthConfig; a hand-built config without it uses the file storage. */
-  storage?: StorageConfig;
-  /** Filled by resolveAuthConfig; a hand-built config without it has no in_cluster validator. */
-  kube?: KubeApiConfig;
-  /** Filled by resolveAuthConfig; a hand-built config without it has no oidc validator. */
-  oidc?: OidcConfig;
+  storage: StorageConfig;
+  /** The Kubernetes API; with neither --kubeconfig nor a pod to run in, there is none and in_cluster tokens are refused. */
+  kube: KubeApiConfig;
+  oidc: OidcConfig;
 }
 
 

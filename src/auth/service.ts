@@ -49,7 +49,6 @@ export interface AuthDeps {
 /** The Kubernetes API connection (TokenReviews, kubernetes storage): --kubeconfig, else the pod's own config, else none. */
 async function kubeConnectionFor(config: ResolvedAuthConfig): Promise<KubeConnection | undefined> {
   const kube = config.kube;
-  if (kube === undefined) return undefined;
   return kube.kubeconfig !== undefined
     ? await loadKubeconfig(kube.kubeconfig)
     : kube.inCluster !== undefined
@@ -59,7 +58,6 @@ async function kubeConnectionFor(config: ResolvedAuthConfig): Promise<KubeConnec
 
 /** The Kubernetes API client for in_cluster TokenReviews, when there is a connection. */
 function kubeClientFor(config: ResolvedAuthConfig, connection: KubeConnection | undefined, logger: Logger): KubeClient | undefined {
-  if (config.kube === undefined) return undefined;
   if (connection === undefined) {
     logger.info('no Kubernetes API access (not in a pod, no --kubeconfig): in_cluster tokens will be refused');
     return undefined;
@@ -83,7 +81,7 @@ async function podNamespace(): Promise<string> {
  * (objects in the namespace, through its own client on the same connection; several replicas).
  */
 async function openStorage(config: ResolvedAuthConfig, deps: AuthDeps, connection: KubeConnection | undefined): Promise<AuthStorage> {
-  const storage = config.storage ?? { type: 'file' };
+  const storage = config.storage;
   if (storage.type === 'file') return openFileStorage(config.stateDir, { serve: true, now: deps.now });
   if (connection === undefined) throw new ConfigError('storage', '--storage kubernetes needs the Kubernetes API: run in a pod or give --kubeconfig');
   const namespace = storage.namespace ?? (await podNamespace());
@@ -91,7 +89,7 @@ async function openStorage(config: ResolvedAuthConfig, deps: AuthDeps, connectio
   await makeDirs(config.stateDir, 0o700).catch((err: unknown) => {
     throw stateDirError(config.stateDir, 'cannot be created', err);
   });
-  const client = createKubeClient(connection, { timeoutMs: config.kube?.timeoutMs ?? 5000 });
+  const client = createKubeClient(connection, { timeoutMs: config.kube.timeoutMs });
   try {
     const opened = await openKubernetesStorage({ client, namespace, now: deps.now });
     deps.logger.info('storage: Kubernetes objects', { namespace, server: connection.server, source: connection.source });
@@ -102,22 +100,20 @@ async function openStorage(config: ResolvedAuthConfig, deps: AuthDeps, connectio
   }
 }
 
-/** Validators by kubernetes type: static_jwks always, in_cluster and oidc when the config has their part. */
+/** Validators by kubernetes type: static_jwks, in_cluster (refusing all without Kubernetes API access) and oidc. */
 async function validatorsFor(config: ResolvedAuthConfig, deps: AuthDeps, kube: KubeClient | undefined): Promise<ValidatorSet> {
   const now = () => new Date(deps.now());
   const validators: ValidatorSet = { static_jwks: createStaticJwksValidator({ audience: config.clusterName, now }) };
-  if (config.kube !== undefined) validators.in_cluster = limitConcurrency(createInClusterValidator({ audience: config.clusterName, client: kube, now: deps.now }), config.maxConcurrentReviews);
-  if (config.oidc !== undefined) {
-    let caPem: string | undefined;
-    if (config.oidc.caFile !== undefined) {
-      try {
-        caPem = await readFile(config.oidc.caFile, 'utf8');
-      } catch (err) {
-        throw new ConfigError('oidcCaFile', `--oidc-ca-file ${config.oidc.caFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
+  validators.in_cluster = limitConcurrency(createInClusterValidator({ audience: config.clusterName, client: kube, now: deps.now }), config.maxConcurrentReviews);
+  let caPem: string | undefined;
+  if (config.oidc.caFile !== undefined) {
+    try {
+      caPem = await readFile(config.oidc.caFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError('oidcCaFile', `--oidc-ca-file ${config.oidc.caFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    validators.oidc = createOidcValidator({ audience: config.clusterName, caPem, timeoutMs: config.oidc.timeoutMs, jwksCooldownMs: config.oidc.jwksCooldownMs, now: deps.now });
   }
+  validators.oidc = createOidcValidator({ audience: config.clusterName, caPem, timeoutMs: config.oidc.timeoutMs, jwksCooldownMs: config.oidc.jwksCooldownMs, now: deps.now });
   return { ...validators, ...deps.validators };
 }
 
@@ -158,8 +154,8 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     if (stored === undefined) {
       const fresh = await createCa(config.clusterName, deps.now());
       stored = await storage.createCa(kek ? { ...fresh, keyPem: await encryptCaKey(fresh.keyPem, kek) } : fresh);
-      if (stored.certPem === fresh.certPem) deps.logger.info('created a new CA', { stateDir: config.stateDir, storage: config.storage?.type ?? 'file', keyEncrypted: kek !== undefined });
-      else deps.logger.info('another replica created the CA first: using it', { storage: config.storage?.type ?? 'file' });
+      if (stored.certPem === fresh.certPem) deps.logger.info('created a new CA', { stateDir: config.stateDir, storage: config.storage.type, keyEncrypted: kek !== undefined });
+      else deps.logger.info('another replica created the CA first: using it', { storage: config.storage.type });
     }
     const ca = await loadCa({ certPem: stored.certPem, keyPem: await decryptCaKey(stored.keyPem, kek) });
     const admin = await ensureAdminIdentity(config.stateDir, ca, deps.now()).catch((err: unknown) => {

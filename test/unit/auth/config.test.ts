@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict';
+import { resolveAuthConfig } from '../../../src/auth/config.ts';
+
+describe('resolveAuthConfig', () => {
+  it('fills storage, kube, oidc and metricsListen every time: the service has no defaults of its own for them', () => {
+    const c = resolveAuthConfig({ flags: {}, env: {} });
+    assert.deepEqual(c.storage, { type: 'file' });
+    assert.deepEqual(c.kube, { kubeconfig: undefined, inCluster: undefined, timeoutMs: 5000 });
+    assert.deepEqual(c.oidc, { caFile: undefined, timeoutMs: 5000, jwksCooldownMs: 30_000 });
+    assert.deepEqual(c.metricsListen, { host: '0.0.0.0', port: 3026 });
+    assert.ok('metricsListen' in resolveAuthConfig({ flags: { metricsAddr: 'off' }, env: {} }), 'present, undefined, when off');
+  });
+
+  it('takes the Kubernetes API of the pod it runs in, and --kube-timeout for both kube and oidc', () => {
+    const c = resolveAuthConfig({ flags: { kubeTimeout: '2s' }, env: { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' } });
+    assert.deepEqual(c.kube, { kubeconfig: undefined, inCluster: { host: '10.0.0.1', port: '443' }, timeoutMs: 2000 });
+    assert.equal(c.oidc.timeoutMs, 2000);
+  });
+});
