@@ -6,11 +6,14 @@ import { authCommand } from './auth.ts';
 import { tokenCommand } from './token.ts';
 import { appsCommand } from './apps.ts';
 import { demoCommand } from './demo.ts';
+import { exitCodeOf, usageErrorLine } from './exit-codes.ts';
 
 const program = new Command('kube-join')
   .description('short-lived X.509 credentials for Kubernetes workloads, proven by the pod\'s ServiceAccount token')
   .version(AGENT_VERSION)
-  .exitOverride();
+  // Set before the subcommands are added: they inherit both.
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(usageErrorLine(text)) });
 agentCommand(program);
 authCommand(program);
 tokenCommand(program);
@@ -22,9 +25,9 @@ try {
   // Idle keep-alive sockets and metric collectors must not keep a finished command alive.
   process.exit(0);
 } catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof CommanderError) process.exit(exitCodeOf(err));
   // Errors of our own carry a message written for the user; anything else is a bug and keeps its stack.
   const text = err instanceof KubeJoinError ? `kube-join: ${err.message} [${err.code}]` : `kube-join: internal error: ${(err as Error)?.stack ?? String(err)}`;
   process.stderr.write(`${text}\n`);
-  process.exit(err instanceof KubeJoinError && err.code === 'ERR_CONFIG' ? 2 : 1);
+  process.exit(exitCodeOf(err));
 }
