@@ -139,6 +139,7 @@ try {
       notify: { signal: undefined, pidFile: undefined, exec: undefined, execTimeoutMs: 30_000 },
       health: undefined,
       logLevel: 'error',
+      logFormat: 'json',
     };
     const real = createJoinClient({ addr: config.authAddr, trust: config.trust, clusterName: config.clusterName, timeoutMs: config.requestTimeoutMs });
     const joinClient: JoinClient = {

@@ -3,7 +3,7 @@ import { envNameOf, parseHostPort, resolveOptions, type HostPort, type OptionSou
 
 export type { HostPort };
 import { AGENT_OPTIONS, LEGACY_TOKEN_PATH, PROJECTED_TOKEN_PATH } from './options.ts';
-import type { LogLevel } from '../common/logger.ts';
+import { resolveLogSettings, type LogFormat, type LogLevel } from '../common/logger.ts';
 import { AppSpecSchema, CLUSTER_NAME_PATTERN, type AppSpec } from '../protocol/index.ts';
 import type { RenewalPolicy } from './renew.ts';
 import type { BackoffPolicy } from './backoff.ts';
@@ -37,10 +37,10 @@ export interface ResolvedAgentConfig {
   notify: { signal: NodeJS.Signals | undefined; pidFile: string | undefined; exec: string | undefined; execTimeoutMs: number };
   health: HostPort | undefined;
   logLevel: LogLevel;
+  logFormat: LogFormat;
 }
 
 const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['ecdsa-p256', 'rsa-2048', 'rsa-3072'];
-const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 const PIN = /^sha256:[0-9a-f]{64}$/;
 
 /** `name=uri` → `{ name, uri }`, validated like the wire schema. */
@@ -94,8 +94,7 @@ export function resolveAgentConfig(sources: OptionSources, env: { fileExists: (p
 
   const keyAlgorithm = str('keyAlgorithm') as KeyAlgorithm;
   if (!KEY_ALGORITHMS.includes(keyAlgorithm)) throw new ConfigError('keyAlgorithm', `--key-algorithm must be one of ${KEY_ALGORITHMS.join(', ')} (got ${JSON.stringify(keyAlgorithm)})`);
-  const logLevel = str('logLevel') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('logLevel', `--log-level must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(logLevel)})`);
+  const { logLevel, logFormat } = resolveLogSettings(v);
 
   const fraction = num('renewFraction');
   if (!(fraction > 0 && fraction < 1)) throw new ConfigError('renewFraction', `--renew-fraction must be between 0 and 1, exclusive (got ${fraction})`);
@@ -139,5 +138,6 @@ export function resolveAgentConfig(sources: OptionSources, env: { fileExists: (p
     notify: { signal: signal as NodeJS.Signals | undefined, pidFile: str('pidFile'), exec: str('exec'), execTimeoutMs: num('execTimeout') },
     health,
     logLevel,
+    logFormat,
   };
 }

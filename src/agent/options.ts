@@ -1,5 +1,6 @@
 // The agent's option table on its own, so that the CLI can register flags without loading the agent.
 import type { OptionSpec } from '../common/options.ts';
+import { LOG_OPTIONS } from '../common/logger.ts';
 
 /** Where the agent looks for the ServiceAccount token when neither flag nor environment names a path. */
 export const PROJECTED_TOKEN_PATH = '/var/run/secrets/tokens/kube-join';
@@ -39,5 +40,5 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { key: 'exec', flag: 'exec', kind: 'string', arg: '<command>', help: 'shell command run after each new set' },
   { key: 'execTimeout', flag: 'exec-timeout', kind: 'duration', arg: '<duration>', default: '30s', help: 'kill --exec after this long' },
   { key: 'healthAddr', flag: 'health-addr', kind: 'string', arg: '<host:port>', default: '0.0.0.0:8087', help: '/livez, /readyz and /metrics listen here ("off" to disable)' },
-  { key: 'logLevel', flag: 'log-level', kind: 'string', arg: '<level>', default: 'info', help: 'error, warn, info or debug' },
+  ...LOG_OPTIONS,
 ];

@@ -1,7 +1,7 @@
 import { ConfigError } from '../common/errors.ts';
 import { parseHostPort, resolveOptions, type OptionSources } from '../common/options.ts';
 import { AUTH_OPTIONS } from './options.ts';
-import type { LogLevel } from '../common/logger.ts';
+import { resolveLogSettings, type LogFormat, type LogLevel } from '../common/logger.ts';
 import { isInCluster } from '../kube/in-cluster-env.ts';
 import { CLUSTER_NAME_PATTERN } from '../protocol/index.ts';
 import { NAMESPACE_NAME } from './kube-names.ts';
@@ -38,6 +38,7 @@ export interface ResolvedAuthConfig {
   maxCertTtlMs: number;
   sans: string[];
   logLevel: LogLevel;
+  logFormat: LogFormat;
   caKeyEncryptionKeyFile: string | undefined;
   inventoryGraceMs: number;
   /** Live inventory records one ServiceAccount may hold. */
@@ -71,8 +72,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const maxCertTtlMs = v.maxCertTtl as number;
   if (certTtlMs < 1000) throw new ConfigError('certTtl', '--cert-ttl must be at least 1s');
   if (maxCertTtlMs < certTtlMs) throw new ConfigError('maxCertTtl', '--max-cert-ttl must not be below --cert-ttl');
-  const logLevel = v.logLevel as LogLevel;
-  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new ConfigError('logLevel', `--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`);
+  const { logLevel, logFormat } = resolveLogSettings(v);
   const kubeTimeoutMs = v.kubeTimeout as number;
   if (kubeTimeoutMs < 100) throw new ConfigError('kubeTimeout', '--kube-timeout must be at least 100ms');
   const jwksCooldownMs = v.oidcJwksCooldown as number;
@@ -96,6 +96,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
     maxCertTtlMs,
     sans: v.san as string[],
     logLevel,
+    logFormat,
     caKeyEncryptionKeyFile: v.caKeyEncryptionKeyFile as string | undefined,
     inventoryGraceMs: v.inventoryGrace as number,
     maxAgentsPerServiceAccount,

@@ -1,5 +1,6 @@
 // The auth service's option table on its own, so that the CLI can register flags without loading the service.
 import type { OptionSpec } from '../common/options.ts';
+import { LOG_OPTIONS } from '../common/logger.ts';
 import { IN_CLUSTER_DIR } from '../kube/in-cluster-env.ts';
 import { DEFAULT_STATE_DIR } from '../protocol/admin.ts';
 
@@ -24,5 +25,5 @@ export const AUTH_OPTIONS: readonly OptionSpec[] = [
   { key: 'joinRatePerSource', flag: 'join-rate-per-source', kind: 'number', arg: '<per second>', default: 5, help: 'joins per second one client address may make (bursts of twice that); more get 429 with Retry-After' },
   { key: 'joinRateGlobal', flag: 'join-rate-global', kind: 'number', arg: '<per second>', default: 50, help: 'joins per second this process accepts in all (bursts of twice that); more get 429 with Retry-After. Keep it below what one process serves (about 80/s per core measured), so a renewal storm gets cheap 429s instead of a queue' },
   { key: 'maxConcurrentReviews', flag: 'max-concurrent-reviews', kind: 'int', arg: '<n>', default: 32, help: 'in_cluster TokenReviews in flight at once; more get 503 kube_unavailable with Retry-After' },
-  { key: 'logLevel', flag: 'log-level', kind: 'string', arg: '<level>', default: 'info', help: 'error, warn, info or debug' },
+  ...LOG_OPTIONS,
 ];

@@ -20,7 +20,7 @@ export function agentCommand(program: Command): void {
     const { resolveAgentConfig, createAgent, createAgentMetrics, startHealthServer, systemClock, systemRandom } = await import('../agent/index.ts');
     const { createLogger } = await import('../common/logger.ts');
     const config = resolveAgentConfig(await sourcesFrom(cmd, AGENT_OPTIONS), { fileExists: existsSync });
-    const logger = createLogger({ level: config.logLevel, component: 'agent' });
+    const logger = createLogger({ level: config.logLevel, format: config.logFormat, component: 'agent' });
     if (config.trust.kind === 'insecure') logger.warn('TLS verification of the auth service is OFF (--insecure): the token goes to whoever answers; development only');
     const metrics = createAgentMetrics({ processMetrics: !config.once });
     const agent = createAgent(config, { clock: systemClock, random: systemRandom, logger, metrics });

@@ -15,7 +15,7 @@ export function authCommand(program: Command): void {
     const { resolveAuthConfig, startAuthService } = await import('../auth/index.ts');
     const { createLogger } = await import('../common/logger.ts');
     const config = resolveAuthConfig(await sourcesFrom(cmd, AUTH_OPTIONS));
-    const logger = createLogger({ level: config.logLevel, component: 'auth' });
+    const logger = createLogger({ level: config.logLevel, format: config.logFormat, component: 'auth' });
     const service = await startAuthService(config, { logger, now: () => Date.now() });
     logger.info('stopping', { signal: await stopped });
     await service.close();
