@@ -1,4 +1,4 @@
-import { KubeJoinError } from '../common/errors.ts';
+import { KubeJoinError, errorLogFields } from '../common/errors.ts';
 import type { ProblemCode } from '../protocol/index.ts';
 
 export type AgentErrorCode =
@@ -139,3 +139,25 @@ export type AnyAgentError =
   | CertWriteError
   | CertExpiredError
   | OnceFailedError;
+
+/**
+ * The error fields of an agent log line, in this order: `code`, the agent's own error code (`ERR_*`,
+ * see AgentErrorCode; `ERR_UNEXPECTED` for an error not raised on purpose); `reason`, the problem code the auth service answered
+ * (`token_not_found`, ...) when the error is, or was caused by, a JoinRejectedError; `error`, the message.
+ * The two namespaces never share a field: `code` is always `ERR_*`, `reason` always a problem code.
+ */
+export function logFieldsOf(err: unknown): { code: string; reason?: ProblemCode; error: string } {
+  const { code, error } = errorLogFields(err);
+  const rejected = rejectionIn(err);
+  return rejected === undefined ? { code, error } : { code, reason: rejected.reason, error };
+}
+
+/** The JoinRejectedError in `err`'s cause chain (OnceFailedError and CertExpiredError wrap one), if any. */
+function rejectionIn(err: unknown): JoinRejectedError | undefined {
+  const seen = new Set<unknown>();
+  for (let at = err; at instanceof Error && !seen.has(at); at = at.cause) {
+    if (at instanceof JoinRejectedError) return at;
+    seen.add(at);
+  }
+  return undefined;
+}

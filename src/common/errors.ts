@@ -21,3 +21,17 @@ export class ConfigError extends KubeJoinError<'ERR_CONFIG'> {
     this.option = option;
   }
 }
+
+/** The error fields of a log line. */
+export interface ErrorLogFields {
+  /** The KubeJoinError `code`, or `ERR_UNEXPECTED` for an error kube-join did not raise on purpose (a bug, or a failure nobody named). */
+  code: string;
+  /** The error's message. Named `error`, not `message`: winston appends a `message` field to `msg`. */
+  error: string;
+}
+
+/** `{ code, error }` of any thrown value, for a log line; the one place that maps an error to log fields. */
+export function errorLogFields(err: unknown): ErrorLogFields {
+  if (err instanceof KubeJoinError) return { code: err.code, error: err.message };
+  return { code: 'ERR_UNEXPECTED', error: (err as Error | undefined)?.message ?? String(err) };
+}
