@@ -66,6 +66,10 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const listen = parseHostPort(v.listen as string, 'listen', 'listen');
   const metricsText = v.metricsAddr as string;
   const metricsListen = metricsText === '' || metricsText === 'off' ? undefined : parseHostPort(metricsText, 'metricsAddr', 'metrics-addr');
+  // Port 0 picks a free port for each; any other shared address would fail to bind, and a bind error could not say which flag it was.
+  if (metricsListen !== undefined && metricsListen.port !== 0 && metricsListen.host === listen.host && metricsListen.port === listen.port) {
+    throw new ConfigError('metricsAddr', `--metrics-addr must not be the join port --listen (both ${metricsText})`);
+  }
   const clusterName = v.clusterName as string;
   if (!CLUSTER_NAME_PATTERN.test(clusterName)) throw new ConfigError('clusterName', `--cluster-name must be a lower-case DNS name, as it becomes the SPIFFE trust domain (got ${JSON.stringify(clusterName)})`);
   const certTtlMs = v.certTtl as number;

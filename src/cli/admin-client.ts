@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import got, { RequestError, type Response } from 'got';
 import { KubeJoinError } from '../common/errors.ts';
+import { readFailure } from '../common/read-file.ts';
 import {
   ADMIN_INVENTORY_PATH,
   ADMIN_TOKENS_PATH,
@@ -36,7 +37,7 @@ async function readRequired(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new AdminRequestError(`${what} ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); inside the auth pod the state directory holds it, from outside give --auth-addr and --identity`, undefined, undefined, err);
+    throw new AdminRequestError(`${readFailure(what, path, err)}; inside the auth pod the state directory holds it, from outside give --auth-addr and --identity`, undefined, undefined, err);
   }
 }
 

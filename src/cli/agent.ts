@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AGENT_OPTIONS } from '../agent/options.ts';
 import { addOptions, sourcesFrom } from './options.ts';
+import { nameListenError } from '../common/listen.ts';
 
 export function agentCommand(program: Command): void {
   const cmd = program
@@ -24,7 +25,11 @@ export function agentCommand(program: Command): void {
     if (config.trust.kind === 'insecure') logger.warn('TLS verification of the auth service is OFF (--insecure): the token goes to whoever answers; development only');
     const metrics = createAgentMetrics({ processMetrics: !config.once });
     const agent = createAgent(config, { clock: systemClock, random: systemRandom, logger, metrics });
-    const health = config.health && !config.once ? await startHealthServer(config.health, agent.status, metrics.registry) : undefined;
+    const health = config.health && !config.once
+      ? await startHealthServer(config.health, agent.status, metrics.registry).catch((err: unknown) => {
+          throw nameListenError(err, { '--health-addr': config.health });
+        })
+      : undefined;
     if (health) logger.info('health server listening', { addr: `${health.address.host}:${health.address.port}`, port: health.address.port });
     try {
       await agent.run(controller.signal);

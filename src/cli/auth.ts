@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { AUTH_OPTIONS } from '../auth/options.ts';
 import { addOptions, sourcesFrom } from './options.ts';
+import { nameListenError } from '../common/listen.ts';
 
 export function authCommand(program: Command): void {
   const cmd = program
@@ -16,7 +17,9 @@ export function authCommand(program: Command): void {
     const { createLogger } = await import('../common/logger.ts');
     const config = resolveAuthConfig(await sourcesFrom(cmd, AUTH_OPTIONS));
     const logger = createLogger({ level: config.logLevel, format: config.logFormat, component: 'auth' });
-    const service = await startAuthService(config, { logger, now: () => Date.now() });
+    const service = await startAuthService(config, { logger, now: () => Date.now() }).catch((err: unknown) => {
+      throw nameListenError(err, { '--listen': config.listen, '--metrics-addr': config.metricsListen });
+    });
     logger.info('stopping', { signal: await stopped });
     await service.close();
   });

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../common/errors.ts';
+import { readFailure } from '../common/read-file.ts';
 import { envNameOf, type OptionSpec, type OptionSources } from '../common/options.ts';
 
 function attributeOf(flag: string): string {
@@ -39,7 +40,7 @@ export async function sourcesFrom(command: Command, table: readonly OptionSpec[]
     try {
       text = await readFile(configPath, 'utf8');
     } catch (err) {
-      throw new ConfigError('config', `config file ${configPath} cannot be read: ${(err as Error).message}`);
+      throw new ConfigError('config', readFailure('config file', configPath, err));
     }
     let value: unknown;
     try {

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatTable } from './table.ts';
 import { ADMIN_OPTIONS, resolveAdminConfig, type ResolvedAdminConfig } from './admin-options.ts';
 import { addOptions, sourcesFrom } from './options.ts';
 import type { OptionSpec } from '../common/options.ts';
+import { readUserFile } from '../common/read-file.ts';
 
 /**
  * Adds the admin options of `table` to `command` and returns a function that resolves them (flags >
@@ -36,7 +36,7 @@ export function tokenCommand(program: Command): void {
   const createConfig = adminCommand(create);
   create.action(async (opts: { file: string; force?: boolean }) => {
     const config = await createConfig();
-    const text = opts.file === '-' ? await readStdin() : await readFile(opts.file, 'utf8');
+    const text = opts.file === '-' ? await readStdin() : await readUserFile(opts.file, 'token file');
     // Checked here too, so a typo is reported before any connection, with the same field path.
     const { parseProvisionToken } = await import('../auth/tokens.ts');
     parseProvisionToken(text, Date.now());

@@ -82,7 +82,7 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
     assert.equal(fromEnv.stdout, r.stdout, 'KUBE_JOIN_AUTH_ADDR and KUBE_JOIN_IDENTITY work as the flags do');
     const missing = await kubeJoinRun(['token', 'ls', '--state-dir', join(dir, 'nowhere')]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^kube-join: auth service address file .*nowhere\/auth\.addr cannot be read \(ENOENT\); inside the auth pod the state directory holds it, from outside give --auth-addr and --identity \[ERR_ADMIN_REQUEST\]\n$/);
+    assert.match(missing.stderr, /^kube-join: auth service address file .*nowhere\/auth\.addr does not exist \(ENOENT\); inside the auth pod the state directory holds it, from outside give --auth-addr and --identity \[ERR_ADMIN_REQUEST\]\n$/);
   });
 
   it('token create refuses a duplicate (409) unless --force, and token rm deletes', async () => {

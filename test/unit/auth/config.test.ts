@@ -16,4 +16,9 @@ describe('resolveAuthConfig', () => {
     assert.deepEqual(c.kube, { kubeconfig: undefined, inCluster: { host: '10.0.0.1', port: '443' }, timeoutMs: 2000 });
     assert.equal(c.oidc.timeoutMs, 2000);
   });
+
+  it('refuses --metrics-addr on the join port, which could only fail to bind (port 0 is two free ports)', () => {
+    assert.throws(() => resolveAuthConfig({ flags: { listen: '127.0.0.1:3025', metricsAddr: '127.0.0.1:3025' }, env: {} }), { code: 'ERR_CONFIG', message: '--metrics-addr must not be the join port --listen (both 127.0.0.1:3025)' });
+    assert.deepEqual(resolveAuthConfig({ flags: { listen: '127.0.0.1:0', metricsAddr: '127.0.0.1:0' }, env: {} }).metricsListen, { host: '127.0.0.1', port: 0 });
+  });
 });
