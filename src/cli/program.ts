@@ -7,6 +7,7 @@ import { tokenCommand } from './token.ts';
 import { appsCommand } from './apps.ts';
 import { demoCommand } from './demo.ts';
 import { exitCodeOf, usageErrorLine } from './exit-codes.ts';
+import { logFatalError } from './fatal.ts';
 
 const program = new Command('kube-join')
   .description('short-lived X.509 credentials for Kubernetes workloads, proven by the pod\'s ServiceAccount token')
@@ -19,6 +20,11 @@ authCommand(program);
 tokenCommand(program);
 appsCommand(program);
 demoCommand(program);
+// The command whose action runs, so that its fatal error can also be one of its log lines.
+let running: Command | undefined;
+program.hook('preAction', (_program, actionCommand) => {
+  running = actionCommand;
+});
 
 try {
   await program.parseAsync(process.argv);
@@ -26,6 +32,7 @@ try {
   process.exit(0);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(exitCodeOf(err));
+  if (running !== undefined) await logFatalError(running, err);
   // Errors of our own carry a message written for the user; anything else is a bug and keeps its stack.
   const text = err instanceof KubeJoinError ? `kube-join: ${err.message} [${err.code}]` : `kube-join: internal error: ${(err as Error)?.stack ?? String(err)}`;
   process.stderr.write(`${text}\n`);

@@ -171,6 +171,9 @@ describe('join end to end (auth and agent processes on loopback)', function () {
         const r = await joinOnce(out(), tokenPath, c.args?.(tokenPath) ?? []);
         assert.equal(r.code, 1, r.stderr);
         assert.match(r.stderr, new RegExp(`^kube-join: join failed: join rejected \\(40[13] ${c.code}\\): .+ \\[ERR_ONCE_FAILED\\]\\n$`));
+        // The same error as a log line: the agent's code and the auth's problem code, each in its own field.
+        const fatal = r.lines.filter((l) => l.msg === 'exiting on a fatal error').map(({ time: _time, ...l }) => l);
+        assert.deepEqual(fatal, [{ level: 'error', msg: 'exiting on a fatal error', component: 'agent', code: 'ERR_ONCE_FAILED', reason: c.code, error: r.stderr.slice('kube-join: '.length, -' [ERR_ONCE_FAILED]\n'.length) }]);
         const decision = await auth.proc.waitFor('join', (l) => l.code === c.code && auth.proc.lines.filter((x) => x.msg === 'join').indexOf(l) >= joinsBefore);
         assert.equal(decision.result, 'rejected');
       });
