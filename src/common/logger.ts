@@ -101,6 +101,7 @@ function textLine(entry: Record<string, unknown>): string {
 // long-running ones log, so it is loaded on the first createLogger.
 const require = createRequire(import.meta.url);
 const MESSAGE = Symbol.for('message');
+const LEVEL = Symbol.for('level');
 
 export interface LoggerOptions {
   level: LogLevel;
@@ -121,8 +122,14 @@ export function createLogger(options: LoggerOptions): Logger {
   const format = options.format ?? 'json';
   const render = w.format((info) => {
     const entry = orderedEntry(info, new Date().toISOString());
-    (info as unknown as Record<symbol, string>)[MESSAGE] = format === 'text' ? textLine(entry) : jsonLine(entry);
-    return info;
+    const line = format === 'text' ? textLine(entry) : jsonLine(entry);
+    // The event goes on as the entry (msg, time, redacted fields), so that a listener on the logger's
+    // stream sees what the line says, with the level symbol the transports filter on. Not winston's
+    // splat symbol: it holds the call's fields as given, secrets unredacted.
+    const out = entry as Record<string | symbol, unknown>;
+    out[LEVEL] = (info as unknown as Record<symbol, unknown>)[LEVEL];
+    out[MESSAGE] = line;
+    return out as unknown as typeof info;
   });
   return w.createLogger({
     level: options.level,

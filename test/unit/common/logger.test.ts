@@ -95,6 +95,16 @@ describe('logger: one line per event, time, level and msg first', () => {
     ]);
   });
 
+  it('a listener on the logger\'s stream gets the event as its line has it (time, level, msg, component, fields), secrets redacted there too', () => {
+    const { logger } = capture('text');
+    const events: Record<string, unknown>[] = [];
+    logger.on('data', (info: Record<string, unknown>) => events.push(info));
+    logger.warn('join attempt failed', { code: 'ERR_TOKEN_READ', token: 'eyJ.a.b', attempt: 1 });
+    assert.deepEqual(events.map((e) => Object.fromEntries(Object.entries(e))), [{ time: NOW, level: 'warn', msg: 'join attempt failed', component: 'agent', code: 'ERR_TOKEN_READ', token: '[redacted]', attempt: 1 }]);
+    // winston's splat symbol would carry the fields as given, the token in clear: only level and the line go on.
+    assert.deepEqual(events.map((e) => Object.getOwnPropertySymbols(e).map(String)), [['Symbol(level)', 'Symbol(message)']]);
+  });
+
   it('a field that cannot be serialised (a cycle, a bigint) does not lose the line', async () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
