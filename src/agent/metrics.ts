@@ -1,18 +1,34 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AGENT_VERSION } from '../protocol/version.ts';
 
 export type RenewalResult = 'success' | 'failure';
+
+/**
+ * Labels of the join counters: `result`, and `code`, the agent's error code of a failure (`ERR_*`,
+ * as in its log lines' `code`), '' on success.
+ */
+export type JoinCounterLabels = 'result' | 'code';
 
 /** The agent's Prometheus metrics (names as in DESIGN.md §9), on a registry of its own. */
 export interface AgentMetrics {
   registry: Registry;
   certExpiry: Gauge;
-  renewals: Counter<'result'>;
+  /** One per renewal attempt: a join while the agent holds a certificate set (written or reused from disk). */
+  renewals: Counter<JoinCounterLabels>;
+  /** One per first-join attempt: a join before the agent holds a certificate set. */
+  firstJoins: Counter<JoinCounterLabels>;
   joinDuration: Histogram<'result'>;
 }
 
 export function createAgentMetrics(options: { processMetrics: boolean }): AgentMetrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'kube_join_agent_build_info',
+    help: 'Always 1; the label carries the version of this kube-join build',
+    labelNames: ['version'],
+    registers: [registry],
+  }).set({ version: AGENT_VERSION }, 1);
   return {
     registry,
     certExpiry: new Gauge({
@@ -22,8 +38,14 @@ export function createAgentMetrics(options: { processMetrics: boolean }): AgentM
     }),
     renewals: new Counter({
       name: 'kube_join_agent_renewals_total',
-      help: 'Join attempts (first join and renewals) by result',
-      labelNames: ['result'],
+      help: 'Renewal attempts (joins while the agent holds a certificate set) by result and, for a failure, the agent error code',
+      labelNames: ['result', 'code'],
+      registers: [registry],
+    }),
+    firstJoins: new Counter({
+      name: 'kube_join_agent_first_joins_total',
+      help: 'First-join attempts (joins before the agent holds a certificate set) by result and, for a failure, the agent error code',
+      labelNames: ['result', 'code'],
       registers: [registry],
     }),
     joinDuration: new Histogram({
