@@ -1,6 +1,7 @@
 import { parseAllDocuments, stringify } from 'yaml';
 import { z } from 'zod';
 import { TokenSpecError } from './errors.ts';
+import { fieldPath, kindOf, oneLine, quote, requiredAs, userIssueMessages, yamlErrorText } from '../common/document-errors.ts';
 
 /** A provision token lives 30 minutes unless `metadata.expires` says otherwise (as Teleport's do). */
 export const DEFAULT_TOKEN_TTL_MS = 30 * 60 * 1000;
@@ -22,11 +23,11 @@ const SERVICE_ACCOUNT_RULE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?:[a-z0-9]([-a-z
 
 const AllowRuleSchema = z
   .object({
-    service_account: z.string().regex(SERVICE_ACCOUNT_RULE, 'must be "namespace:serviceaccount" (Kubernetes names, lower case)'),
+    service_account: z.string(requiredAs('"namespace:serviceaccount"')).regex(SERVICE_ACCOUNT_RULE, 'must be "namespace:serviceaccount" (Kubernetes names, lower case)'),
   })
   .strict();
 
-const JwksSchema = z.string().transform((text, ctx) => {
+const JwksSchema = z.string(requiredAs('a JSON Web Key Set as JSON text')).transform((text, ctx) => {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -45,11 +46,11 @@ const JwksSchema = z.string().transform((text, ctx) => {
 const KubernetesSpecSchema = z
   .object({
     type: z.enum(KUBERNETES_TYPES, { message: `must be one of ${KUBERNETES_TYPES.join(', ')}` }).default('in_cluster'),
-    allow: z.array(AllowRuleSchema).min(1, 'must list at least one service_account'),
+    allow: z.array(AllowRuleSchema, requiredAs('a list such as [{service_account: "namespace:serviceaccount"}]')).min(1, 'must list at least one service_account'),
     static_jwks: z.object({ jwks: JwksSchema }).strict().optional(),
     oidc: z
       .object({
-        issuer: z.url({ protocol: /^https?$/ }),
+        issuer: z.url({ protocol: /^https?$/, ...requiredAs('the issuer URL, such as https://oidc.example.com') }),
         insecure_allow_http_issuer: z.boolean().default(false),
       })
       .strict()
@@ -78,18 +79,18 @@ const ProvisionTokenDocSchema = z
     version: z.literal('v2', { message: 'must be "v2"' }),
     metadata: z
       .object({
-        name: z.string().regex(NAME, 'must be 1-200 letters, digits, ".", "_" or "-"'),
+        name: z.string(requiredAs('a name such as kube-token')).regex(NAME, 'must be 1-200 letters, digits, ".", "_" or "-"'),
         expires: ExpiresSchema.optional(),
         labels: z.record(z.string(), z.string()).optional(),
         description: z.string().max(1024).optional(),
-      })
+      }, requiredAs('a mapping with the name'))
       .strict(),
     spec: z
       .object({
-        roles: z.array(z.string().regex(ROLE, 'must be a role name such as App or Db')).min(1, 'must list at least one role'),
-        join_method: z.string(),
+        roles: z.array(z.string().regex(ROLE, 'must be a role name such as App or Db'), requiredAs('a list such as [App, Db]')).min(1, 'must list at least one role'),
+        join_method: z.string(requiredAs('kubernetes, the one method kube-join joins with')),
         kubernetes: KubernetesSpecSchema.optional(),
-      })
+      }, requiredAs('a mapping with roles, join_method and kubernetes'))
       .strict()
       .superRefine((spec, ctx) => {
         if (spec.join_method !== 'kubernetes') {
@@ -120,34 +121,6 @@ export interface ProvisionToken {
 }
 
 /**
- * A value from the document, quoted for a one-line message: JSON string escapes (so no line breaks,
- * U+2028/U+2029 included), and cut short.
- */
-function quote(value: string): string {
-  const short = value.length > 64 ? `${value.slice(0, 64)}...` : value;
-  return JSON.stringify(short).replace(/[\u2028\u2029\u0085]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** `spec.kubernetes.allow[0].service_account`; a key that is not a plain name is quoted: `metadata.labels["a b"]`. */
-function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, part) => {
-    if (typeof part === 'number') return `${acc}[${part}]`;
-    const key = String(part);
-    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return `${acc}[${quote(key)}]`;
-    return acc ? `${acc}.${key}` : key;
-  }, '');
-}
-
-/** The first line of a parser message, without control characters. */
-function firstLine(message: string): string {
-  return (message.split(/\r?\n|[\r\u2028\u2029\u0085]/)[0] as string).replace(/[\u0000-\u001f\u007f]/g, ' ').trim() || 'unreadable';
-}
-
-function kindOf(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'a sequence' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
-}
-
-/**
  * Parses one provision token from YAML (or JSON) text, in Teleport's `kind: token, version: v2` form.
  * Fills `metadata.expires` with now + 30 min when absent. Throws TokenSpecError naming the first bad
  * field (`spec.kubernetes.allow[0].service_account: must be ...`), or the YAML line of a syntax error;
@@ -163,23 +136,23 @@ export function parseProvisionToken(text: string, now: number): ProvisionToken {
   if (nonEmpty.length > 1) throw new TokenSpecError('', `the file holds ${nonEmpty.length} YAML documents; give one token per file`);
   const doc = nonEmpty[0] as (typeof nonEmpty)[number];
   const yamlError = doc.errors[0];
-  if (yamlError) throw new TokenSpecError('', `malformed YAML: ${firstLine(yamlError.message)}`);
+  if (yamlError) throw new TokenSpecError('', yamlErrorText('malformed YAML', yamlError));
   let data: unknown;
   try {
     // Aliases are expanded here: an unknown one, or too many (a "billion laughs" document), throws.
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    throw new TokenSpecError('', `malformed YAML: ${firstLine(err instanceof Error ? err.message : String(err))}`);
+    throw new TokenSpecError('', yamlErrorText('malformed YAML', err));
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new TokenSpecError('', `the document must be a mapping with kind, version, metadata and spec, not ${kindOf(data)}`);
   }
-  const parsed = ProvisionTokenDocSchema.safeParse(data);
+  const parsed = ProvisionTokenDocSchema.safeParse(data, { error: userIssueMessages });
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue;
     const unknown = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.slice(0, 5).map(quote).join(', ')}${issue.keys.length > 5 ? ', ...' : ''}` : undefined;
-    if (issue.path.length === 0) throw new TokenSpecError('', `the document has ${unknown ?? firstLine(issue.message)} (a token has kind, version, metadata and spec)`);
-    throw new TokenSpecError(fieldPath(issue.path), unknown ?? firstLine(issue.message));
+    if (issue.path.length === 0) throw new TokenSpecError('', `the document has ${unknown ?? oneLine(issue.message)} (a token has kind, version, metadata and spec)`);
+    throw new TokenSpecError(fieldPath(issue.path), unknown ?? oneLine(issue.message));
   }
   const value = parsed.data;
   return {

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import got, { RequestError, type Response } from 'got';
 import { KubeJoinError } from '../common/errors.ts';
 import { readFailure } from '../common/read-file.ts';
+import { firstIssueText, userIssueMessages } from '../common/document-errors.ts';
+import type { z } from 'zod';
 import {
   ADMIN_INVENTORY_PATH,
   ADMIN_TOKENS_PATH,
@@ -39,6 +41,22 @@ async function readRequired(path: string, what: string): Promise<string> {
   } catch (err) {
     throw new AdminRequestError(`${readFailure(what, path, err)}; inside the auth pod the state directory holds it, from outside give --auth-addr and --identity`, undefined, undefined, err);
   }
+}
+
+/**
+ * An admin API answer read with `schema`. Not JSON, or not the admin protocol (an older or newer auth
+ * service, or something else on that port): AdminRequestError naming the first field that does not fit.
+ */
+export function readAnswer<T>(body: string, schema: z.ZodType<T>, from: string, status: number): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (err) {
+    throw new AdminRequestError(`${from} answered ${status} with a body that is not JSON`, status, undefined, err);
+  }
+  const parsed = schema.safeParse(value, { error: userIssueMessages });
+  if (!parsed.success) throw new AdminRequestError(`${from} answered something that is not the admin protocol (${firstIssueText(parsed.error)})`, status, undefined, parsed.error);
+  return parsed.data;
 }
 
 /**
@@ -89,29 +107,23 @@ export async function connectAdmin(config: ResolvedAdminConfig): Promise<AdminCl
     return response;
   }
 
-  const json = <T>(response: Response<string>, parse: (v: unknown) => T): T => {
-    try {
-      return parse(JSON.parse(response.body));
-    } catch (err) {
-      throw new AdminRequestError(`auth service ${base} answered something that is not the admin protocol`, response.statusCode, undefined, err);
-    }
-  };
+  const json = <T>(response: Response<string>, schema: z.ZodType<T>): T => readAnswer(response.body, schema, `auth service ${base}`, response.statusCode);
 
   return {
     async listTokens() {
-      return json(await call('GET', ADMIN_TOKENS_PATH), (v) => TokenListSchema.parse(v).tokens);
+      return json(await call('GET', ADMIN_TOKENS_PATH), TokenListSchema).tokens;
     },
     async getToken(name) {
       return (await call('GET', `${ADMIN_TOKENS_PATH}/${encodeURIComponent(name)}`)).body;
     },
     async createToken(yaml, overwrite) {
-      return json(await call('POST', `${ADMIN_TOKENS_PATH}${overwrite ? '?overwrite=true' : ''}`, yaml), (v) => TokenSummarySchema.parse(v));
+      return json(await call('POST', `${ADMIN_TOKENS_PATH}${overwrite ? '?overwrite=true' : ''}`, yaml), TokenSummarySchema);
     },
     async deleteToken(name) {
       await call('DELETE', `${ADMIN_TOKENS_PATH}/${encodeURIComponent(name)}`);
     },
     async inventory() {
-      return json(await call('GET', ADMIN_INVENTORY_PATH), (v) => InventorySchema.parse(v).agents);
+      return json(await call('GET', ADMIN_INVENTORY_PATH), InventorySchema).agents;
     },
   };
 }

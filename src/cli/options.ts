@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../common/errors.ts';
 import { readFailure } from '../common/read-file.ts';
+import { yamlErrorText } from '../common/document-errors.ts';
 import { envNameOf, type OptionSpec, type OptionSources } from '../common/options.ts';
 
 function attributeOf(flag: string): string {
@@ -47,7 +48,7 @@ export async function sourcesFrom(command: Command, table: readonly OptionSpec[]
       const { parse: parseYaml } = await import('yaml');
       value = parseYaml(text, { uniqueKeys: true });
     } catch (err) {
-      throw new ConfigError('config', `config file ${configPath} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+      throw new ConfigError('config', yamlErrorText(`config file ${configPath} is not valid YAML`, err));
     }
     if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new ConfigError('config', `config file ${configPath} must hold a mapping of option keys`);
     file = (value ?? {}) as Record<string, unknown>;

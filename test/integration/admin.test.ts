@@ -103,7 +103,9 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
     const r = await admin(['token', 'create', '-f', join(dir, 'bad.yaml')]);
     assert.equal(r.stderr, 'kube-join: spec: unknown field "colour" [ERR_TOKEN_SPEC]\n');
     await writeFile(join(dir, 'broken.yaml'), 'kind: token\n  version: v2\n');
-    assert.match((await admin(['token', 'create', '-f', join(dir, 'broken.yaml')])).stderr, /^kube-join: malformed YAML: .+ \[ERR_TOKEN_SPEC\]\n$/);
+    assert.equal((await admin(['token', 'create', '-f', join(dir, 'broken.yaml')])).stderr, 'kube-join: malformed YAML at 1:7: Nested mappings are not allowed in compact mappings [ERR_TOKEN_SPEC]\n');
+    await writeFile(join(dir, 'no-roles.yaml'), 'kind: token\nversion: v2\nmetadata: {name: x}\nspec: {join_method: kubernetes, kubernetes: {allow: [{service_account: "a:b"}]}}\n');
+    assert.equal((await admin(['token', 'create', '-f', join(dir, 'no-roles.yaml')])).stderr, 'kube-join: spec.roles: required (a list such as [App, Db]) [ERR_TOKEN_SPEC]\n');
   });
 
   it('reports ready, and counts joins and agents in its metrics, served over plain HTTP on --metrics-addr only', async () => {

@@ -73,6 +73,14 @@ describe('kube-join CLI: expected failures in one line', function () {
     }
   });
 
+  it('--config that is not YAML: exit 2, with the line:column of the mistake', async () => {
+    const file = join(dir, 'broken.yaml');
+    await writeFile(file, 'listen: 127.0.0.1:3025\n  stateDir: /x\n');
+    const r = await kubeJoinRun(['auth', '--config', file]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `kube-join: config file ${file} is not valid YAML at 1:9: Nested mappings are not allowed in compact mappings [ERR_CONFIG]\n`);
+  });
+
   const authArgs = (name: string) => ['auth', '--state-dir', join(dir, name), '--cluster-name', 'cli'];
   it('--listen on a port in use: exit 1, naming the flag, the address and EADDRINUSE', async () => {
     const r = await kubeJoinRun([...authArgs('listen'), '--listen', takenAddr, '--metrics-addr', '127.0.0.1:0']);
@@ -115,4 +123,3 @@ describe('kube-join CLI: expected failures in one line', function () {
     });
   });
 });
-

@@ -51,7 +51,17 @@ describe('parseProvisionToken', () => {
 
   describe('names the first bad field', () => {
     const cases: [string, string, string, string][] = [
-      ['if the YAML is malformed, say so with the parser message', 'kind: token\nversion: [v2\n', '', 'malformed YAML: '],
+      ['if the YAML is malformed, say so with line:column and the parser message', 'kind: token\nversion: [v2\n', '', 'malformed YAML at 3:1: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+      ['if a mapping is indented where it cannot be, give its line:column', 'kind: token\n  version: v2\n', '', 'malformed YAML at 1:7: Nested mappings are not allowed in compact mappings'],
+      ['if roles are missing, say what to write', SEED.replace('  roles: [App]\n', ''), 'spec.roles', 'spec.roles: required (a list such as [App, Db])'],
+      ['if roles are one string, say it must be a list', SEED.replace('roles: [App]', 'roles: App'), 'spec.roles', 'spec.roles: must be a list, not a string'],
+      ['if a role is a number', SEED.replace('roles: [App]', 'roles: [7]'), 'spec.roles[0]', 'spec.roles[0]: must be a string, not a number'],
+      ['if spec is missing', 'kind: token\nversion: v2\nmetadata: {name: x}\n', 'spec', 'spec: required (a mapping with roles, join_method and kubernetes)'],
+      ['if the name is missing', SEED.replace('  name: kube-token\n', '  labels: {}\n'), 'metadata.name', 'metadata.name: required (a name such as kube-token)'],
+      ['if an allow entry is a string, not a mapping', SEED.replace(/    allow:\n.*\n/, '    allow: ["ns:sa"]\n'), 'spec.kubernetes.allow[0]', 'spec.kubernetes.allow[0]: must be a mapping, not a string'],
+      ['if allow is missing', SEED.replace(/    allow:\n.*\n/, ''), 'spec.kubernetes.allow', 'spec.kubernetes.allow: required (a list such as [{service_account: "namespace:serviceaccount"}])'],
+      ['if insecure_allow_http_issuer is not true or false', SEED.replace('type: in_cluster', 'type: oidc\n    oidc: {issuer: "https://x.example", insecure_allow_http_issuer: "yes"}'), 'spec.kubernetes.oidc.insecure_allow_http_issuer', 'spec.kubernetes.oidc.insecure_allow_http_issuer: must be true or false, not a string'],
+      ['if the description is too long', SEED.replace('  name: kube-token', `  name: kube-token\n  description: ${'x'.repeat(1025)}`), 'metadata.description', 'metadata.description: must be at most 1024 characters'],
       ['if kind is not token', SEED.replace('kind: token', 'kind: role'), 'kind', 'kind: must be "token"'],
       ['if version is not v2', SEED.replace('version: v2', 'version: v1'), 'version', 'version: must be "v2"'],
       ['if a field is unknown', SEED.replace('  roles: [App]', '  roles: [App]\n  bot_name: x'), 'spec', 'spec: unknown field "bot_name"'],
@@ -64,15 +74,9 @@ describe('parseProvisionToken', () => {
       ['if a role is listed twice', SEED.replace('[App]', '[App, App]'), 'spec.roles', 'spec.roles: lists a role twice'],
       ['if the name could escape a folder', SEED.replace('name: kube-token', 'name: ../etc'), 'metadata.name', 'metadata.name: must be 1-200 letters, digits, ".", "_" or "-"'],
       ['if the expiry is not a date', SEED.replace('  name: kube-token', '  name: kube-token\n  expires: tomorrow'), 'metadata.expires', 'metadata.expires: must be an RFC 3339 date-time such as 2026-12-31T00:00:00Z'],
-      ['if a key is given twice', SEED.replace('version: v2', 'version: v2\nversion: v2'), '', 'malformed YAML: '],
+      ['if a key is given twice', SEED.replace('version: v2', 'version: v2\nversion: v2'), '', 'malformed YAML at 3:1: Map keys must be unique'],
     ];
-    for (const [title, yaml, field, message] of cases) {
-      it(title, () => {
-        if (message.endsWith(': ')) {
-          assert.throws(() => parseProvisionToken(yaml, NOW), (err: unknown) => err instanceof TokenSpecError && err.field === field && err.message.startsWith(message) && err.message.length > message.length);
-        } else rejects(yaml, field, message);
-      });
-    }
+    for (const [title, yaml, field, message] of cases) it(title, () => rejects(yaml, field, message));
   });
 
   it('refuses a file with two tokens', () => {

@@ -24,7 +24,7 @@ function parsesOrNamesTheField(text: string): TokenSpecError | undefined {
     assert.equal(err.code, 'ERR_TOKEN_SPEC');
     assert.doesNotMatch(err.message, /[\r\n\u2028\u2029]/, 'the message is one line');
     if (err.field === '') {
-      assert.match(err.message, /^(malformed YAML: \S.*|the file holds no YAML document|the file holds \d+ YAML documents; give one token per file|the document (must be a mapping|has unknown fields?) .+)$/);
+      assert.match(err.message, /^(malformed YAML( at \d+:\d+)?: \S.*|the file holds no YAML document|the file holds \d+ YAML documents; give one token per file|the document (must be a mapping|has unknown fields?) .+)$/);
     } else {
       assert.match(err.field, /^(kind|version|metadata|spec)(?=$|[.[])/, 'the field is a path into the token');
       assert.ok(err.message.startsWith(`${err.field}: `) && err.message.length > err.field.length + 2, `"${err.message}" names ${err.field}`);
