@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerBuildInfo } from '../common/build-info.ts';
 import { AGENT_VERSION } from '../protocol/version.ts';
 
 export type RenewalResult = 'success' | 'failure';
@@ -23,12 +24,7 @@ export interface AgentMetrics {
 export function createAgentMetrics(options: { processMetrics: boolean }): AgentMetrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
-  new Gauge({
-    name: 'kube_join_agent_build_info',
-    help: 'Always 1; the label carries the version of this kube-join build',
-    labelNames: ['version'],
-    registers: [registry],
-  }).set({ version: AGENT_VERSION }, 1);
+  registerBuildInfo(registry, 'kube_join_agent_build_info', AGENT_VERSION);
   return {
     registry,
     certExpiry: new Gauge({

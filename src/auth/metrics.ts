@@ -1,19 +1,80 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerBuildInfo } from '../common/build-info.ts';
+import { errorLogFields } from '../common/errors.ts';
 import { listen, type Listening } from '../common/listen.ts';
+import type { Logger } from '../common/logger.ts';
 import type { HostPort } from '../common/options.ts';
+import { AGENT_VERSION } from '../protocol/version.ts';
+import { isRecordLive } from './inventory.ts';
+import { createScrapeCache } from './scrape-cache.ts';
+import type { AuthStorage } from './storage/types.ts';
+
+/** How long one storage reading serves scrapes of the storage-backed gauges. */
+export const METRICS_STORAGE_CACHE_MS = 5_000;
+/** How long a scrape waits for a storage reading before it serves the last value. */
+export const METRICS_STORAGE_WAIT_MS = 2_000;
+/** At most this many `token` series: the soonest to expire, which are the ones an alert is about. */
+export const MAX_TOKEN_EXPIRY_SERIES = 500;
 
 /** The auth service's Prometheus metrics (names as in DESIGN.md §9). */
 export interface AuthMetrics {
   registry: Registry;
   joins: Counter<'result' | 'code'>;
   joinDuration: Histogram<'result'>;
+  /** Live inventory records in storage (all replicas' joins), counted on scrape. */
   agents: Gauge;
+  caExpiry: Gauge;
+  /** Provision-token expiries in storage, by `token` name, read on scrape. */
+  tokenExpiry: Gauge<'token'>;
 }
 
-export function createAuthMetrics(options: { processMetrics: boolean }): AuthMetrics {
+export interface AuthMetricsOptions {
+  processMetrics: boolean;
+  /** Where the agents and token-expiry gauges are read from on scrape, at most once per `cacheMs`. */
+  storage: AuthStorage;
+  caNotAfter: Date;
+  now: () => number;
+  /** Hears storage reads that fail on scrape (warn once per streak). */
+  logger: Logger;
+  /** Default METRICS_STORAGE_CACHE_MS. */
+  cacheMs?: number;
+}
+
+/**
+ * The storage-backed gauges are computed on scrape from storage itself, not from this process's
+ * memory: with kubernetes storage every replica reports the same fleet, and a record counts as soon
+ * as any replica writes it. A failed read keeps the last value and is logged at warn once per streak.
+ */
+export function createAuthMetrics(options: AuthMetricsOptions): AuthMetrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  const { storage, now, logger } = options;
+  const scrapeRead = <T>(gauge: string, read: () => Promise<T>) =>
+    createScrapeCache({
+      read,
+      maxAgeMs: options.cacheMs ?? METRICS_STORAGE_CACHE_MS,
+      waitMs: METRICS_STORAGE_WAIT_MS,
+      now,
+      onError: (err, first) => logger.log(first ? 'warn' : 'debug', 'metrics: reading storage failed; the gauge keeps its last value', { gauge, ...errorLogFields(err) }),
+    });
+  const liveAgents = scrapeRead('kube_join_auth_agents', async () => {
+    const at = now();
+    return (await storage.listAgents()).filter(({ record }) => isRecordLive(record, at)).length;
+  });
+  const tokenExpiries = scrapeRead('kube_join_auth_token_expiry_timestamp_seconds', async () =>
+    (await storage.listTokens())
+      .map((t) => ({ name: t.metadata.name, seconds: t.metadata.expires.getTime() / 1000 }))
+      .sort((a, b) => a.seconds - b.seconds || a.name.localeCompare(b.name))
+      .slice(0, MAX_TOKEN_EXPIRY_SERIES),
+  );
+  registerBuildInfo(registry, 'kube_join_auth_build_info', AGENT_VERSION);
+  const caExpiry = new Gauge({
+    name: 'kube_join_auth_ca_expiry_timestamp_seconds',
+    help: 'notAfter of the CA certificate that signs agents\' certificates, as a Unix timestamp',
+    registers: [registry],
+  });
+  caExpiry.set(options.caNotAfter.getTime() / 1000);
   return {
     registry,
     joins: new Counter({
@@ -31,8 +92,26 @@ export function createAuthMetrics(options: { processMetrics: boolean }): AuthMet
     }),
     agents: new Gauge({
       name: 'kube_join_auth_agents',
-      help: 'Agents in the inventory whose entry has not expired (as of the last inventory sweep)',
+      help: 'Agents in the inventory (storage, all replicas) whose entry has not expired; read on scrape, cached a few seconds',
       registers: [registry],
+      async collect() {
+        const live = await liveAgents.get();
+        if (live !== undefined) this.set(live);
+      },
+    }),
+    caExpiry,
+    tokenExpiry: new Gauge({
+      name: 'kube_join_auth_token_expiry_timestamp_seconds',
+      help: `metadata.expires of each provision token in storage, as a Unix timestamp (the ${MAX_TOKEN_EXPIRY_SERIES} soonest); read on scrape, cached a few seconds`,
+      labelNames: ['token'],
+      registers: [registry],
+      async collect() {
+        const tokens = await tokenExpiries.get();
+        if (tokens === undefined) return;
+        // Series of deleted tokens go: each reading replaces the whole set.
+        this.reset();
+        for (const t of tokens) this.set({ token: t.name }, t.seconds);
+      },
     }),
   };
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../common/logger.ts';
-import { ConfigError } from '../common/errors.ts';
+import { ConfigError, errorLogFields } from '../common/errors.ts';
 import { createKubeClient, loadInClusterConfig, loadKubeconfig, IN_CLUSTER_DIR, type KubeClient, type KubeConnection } from '../kube/index.ts';
 import { spkiPin } from '../common/crypto.ts';
 import { createCa, issueServingCert, loadCa, type CertificateAuthority } from './ca.ts';
@@ -130,15 +130,18 @@ async function readKek(path: string | undefined): Promise<Uint8Array | undefined
   return parseKeyEncryptionKey(text, path);
 }
 
-/** Drops inventory entries past their grace period and publishes how many agents are left. */
-async function sweepInventory(storage: AuthStorage, metrics: AuthMetrics, now: number, logger: Logger): Promise<void> {
-  let live = 0;
+/**
+ * Drops inventory entries past their grace period. The agents gauge is not this sweep's: it is counted
+ * from storage on scrape (createAuthMetrics), so it is fresh and the same on every replica.
+ */
+async function sweepInventory(storage: AuthStorage, now: number, logger: Logger): Promise<void> {
+  let deleted = 0;
   for (const { key, record } of await storage.listAgents()) {
-    if (isRecordLive(record, now)) live++;
-    else await storage.deleteAgent(key);
+    if (isRecordLive(record, now)) continue;
+    await storage.deleteAgent(key);
+    deleted++;
   }
-  metrics.agents.set(live);
-  logger.debug('inventory swept', { agents: live });
+  logger.debug('inventory swept', { deleted });
 }
 
 /** Opens storage, loads (or on first start creates) the CA, and serves. */
@@ -163,7 +166,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     });
     if (admin.created) deps.logger.info('wrote the admin identity', { dir: admin.dir });
     const tls = await issueServingCert(ca, config.sans, config.clusterName, deps.now());
-    const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true });
+    const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true, storage, caNotAfter: ca.cert.notAfter, now: deps.now, logger: deps.logger });
     kube = kubeClientFor(config, connection, deps.logger);
     const validators = await validatorsFor(config, deps, kube);
     server = await startAuthServer({
@@ -186,9 +189,9 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     await writeFileAtomic(stateDirPaths(config.stateDir).authAddress, `${local.includes(':') ? `[${local}]` : local}:${server.address.port}\n`, 0o644).catch((err: unknown) => {
       throw stateDirError(config.stateDir, `cannot be written (${AUTH_ADDRESS_FILE})`, err);
     });
-    await sweepInventory(storage, metrics, deps.now(), deps.logger);
+    await sweepInventory(storage, deps.now(), deps.logger);
     const sweeper = setInterval(() => {
-      sweepInventory(storage, metrics, deps.now(), deps.logger).catch((err: Error) => deps.logger.warn('inventory sweep failed', { error: err.message }));
+      sweepInventory(storage, deps.now(), deps.logger).catch((err: unknown) => deps.logger.warn('inventory sweep failed', errorLogFields(err)));
     }, INVENTORY_SWEEP_MS);
     sweeper.unref();
     const caPin = spkiPin(ca.cert);
