@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { parseDurationMs } from '../common/duration.ts';
+import { parseDurationOption } from '../common/options.ts';
 import { spawnKubeJoin, type KubeJoinProcess } from './process.ts';
 
 const EXAMPLE_TOKEN = fileURLToPath(new URL('../../examples/token.yaml', import.meta.url));
@@ -56,8 +56,8 @@ export function demoCommand(program: Command): void {
     .option('--cert-ttl <duration>', 'lifetime of the demo certificates', '20s')
     .option('--keep', 'keep the temporary directory')
     .action(async (opts: { duration?: string; certTtl: string; keep?: boolean }) => {
-      const durationMs = opts.duration === undefined ? undefined : parseDurationMs(opts.duration, '--duration');
-      const ttlMs = parseDurationMs(opts.certTtl, '--cert-ttl');
+      const durationMs = opts.duration === undefined ? undefined : parseDurationOption(opts.duration, 'duration', '--duration');
+      const ttlMs = parseDurationOption(opts.certTtl, 'certTtl', '--cert-ttl');
       const { createTokenIssuer } = await import('../issuer/index.ts');
       const dir = await mkdtemp(join(tmpdir(), 'kube-join-demo-'));
       const children: KubeJoinProcess[] = [];

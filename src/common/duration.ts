@@ -1,8 +1,20 @@
+/** A duration given as a bare number: which unit was meant cannot be known. `suggestion` is the number in seconds, e.g. `90s`. */
+export class DurationUnitError extends TypeError {
+  readonly suggestion: string;
+  constructor(what: string, number: string) {
+    super(`"${what}" must be a duration with a unit, such as ${number}s (got ${JSON.stringify(number)})`);
+    this.name = 'DurationUnitError';
+    this.suggestion = `${number}s`;
+  }
+}
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
- * Parses a duration such as `90s`, `10m`, `1h30m` or `250ms` into milliseconds. A bare number is taken
- * as milliseconds. Throws a TypeError that names `what` (the option path) when the text is not one.
+ * Parses a duration such as `90s`, `10m`, `1h30m` or `250ms` into milliseconds. Text needs a unit: a
+ * bare `90` could mean seconds or milliseconds, so only `0` may go without one. A number (from code,
+ * not from a user) is milliseconds. Throws a TypeError that names `what` (the option path) when the
+ * text is not a duration; DurationUnitError when it is a bare number.
  */
 export function parseDurationMs(text: string | number, what: string): number {
   if (typeof text === 'number') {
@@ -10,7 +22,8 @@ export function parseDurationMs(text: string | number, what: string): number {
     return text;
   }
   const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  if (/^0+$/.test(trimmed)) return 0;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) throw new DurationUnitError(what, trimmed);
   const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
   let total = 0;
   let consumed = 0;

@@ -1,5 +1,5 @@
 import { ConfigError } from './errors.ts';
-import { parseDurationMs } from './duration.ts';
+import { DurationUnitError, parseDurationMs } from './duration.ts';
 
 /**
  * One table describes every option of a command: its key (as in the config file), flag, environment
@@ -74,16 +74,28 @@ function coerce(spec: OptionSpec, value: unknown, where: string): OptionValue {
       if (value === 'false' || value === '0' || value === '') return false;
       throw bad('true or false');
     case 'duration':
-      if (typeof value !== 'string' && typeof value !== 'number') throw bad('a duration like 30s, 10m or 1h');
-      try {
-        return parseDurationMs(value, where);
-      } catch {
-        throw bad('a duration like 30s, 10m or 1h');
-      }
+      return parseDurationOption(value, spec.key, where);
     case 'list':
       if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
       if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.flatMap((v: string) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''));
       throw bad('a list of strings');
+  }
+}
+
+/**
+ * A duration option's value in milliseconds, from any source: `90s`, `10m`, `1h30m`. A bare number
+ * (`--renew-before 90`, or `renewBefore: 90` in a config file) is refused with a suggestion, since it
+ * could mean seconds or milliseconds; only 0 needs no unit. Throws ConfigError naming `where`.
+ */
+export function parseDurationOption(value: unknown, key: string, where: string): number {
+  // A number in a YAML file is a bare number too: the same question of its unit.
+  const text = typeof value === 'number' ? String(value) : value;
+  try {
+    if (typeof text !== 'string') throw new TypeError('not text');
+    return parseDurationMs(text, where);
+  } catch (err) {
+    const expect = err instanceof DurationUnitError ? `a duration with a unit, such as ${err.suggestion}` : 'a duration like 30s, 10m or 1h';
+    throw new ConfigError(key, `${where} must be ${expect} (got ${JSON.stringify(value)})`);
   }
 }
 

@@ -17,6 +17,9 @@ describe('kube-join CLI: exit codes and error lines', function () {
     ['an unknown command', ['frob'], "kube-join: unknown command 'frob'\n"],
     ['an option without its value', ['apps', 'ls', '--format'], "kube-join: option '--format <format>' argument missing\n"],
     ['a bad option value', ['agent', '--auth-addr', 'no-port'], 'kube-join: --auth-addr must be host:port (got "no-port") [ERR_CONFIG]\n'],
+    ['an agent duration without a unit', ['agent', '--auth-addr', 'a:1', '--token-name', 't', '--insecure', '--renew-before', '90'], 'kube-join: --renew-before must be a duration with a unit, such as 90s (got "90") [ERR_CONFIG]\n'],
+    ['an auth duration without a unit', ['auth', '--cert-ttl', '3600'], 'kube-join: --cert-ttl must be a duration with a unit, such as 3600s (got "3600") [ERR_CONFIG]\n'],
+    ['a demo duration without a unit', ['demo', '--duration', '5'], 'kube-join: --duration must be a duration with a unit, such as 5s (got "5") [ERR_CONFIG]\n'],
   ];
   for (const [title, args, stderr] of usage) {
     it(`${title}: exit 2 and one line`, async () => {
@@ -25,6 +28,12 @@ describe('kube-join CLI: exit codes and error lines', function () {
       assert.equal(r.stderr, stderr);
     });
   }
+
+  it('a duration without a unit from the environment: exit 2, naming the variable', async () => {
+    const r = await kubeJoinRun(['agent', '--auth-addr', 'a:1', '--token-name', 't', '--insecure'], { env: { ...process.env, KUBE_JOIN_RETRY_BASE: '500' } });
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'kube-join: KUBE_JOIN_RETRY_BASE must be a duration with a unit, such as 500s (got "500") [ERR_CONFIG]\n');
+  });
 
   it('no command: the help on stderr and exit 2', async () => {
     const r = await kubeJoinRun([]);

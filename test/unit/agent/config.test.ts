@@ -64,6 +64,8 @@ describe('resolveAgentConfig', () => {
     assertConfigError(() => resolve({ ...minimal, caPin: 'sha256:1234' }), 'caPin', '--ca-pin must be sha256:<64 hex digits> (got "sha256:1234")');
     assertConfigError(() => resolve({ ...minimal, renewFraction: '1.5' }), 'renewFraction', '--renew-fraction must be between 0 and 1, exclusive (got 1.5)');
     assertConfigError(() => resolve(minimal, { KUBE_JOIN_RENEW_BEFORE: 'soon' }), 'renewBefore', 'KUBE_JOIN_RENEW_BEFORE must be a duration like 30s, 10m or 1h (got "soon")');
+    assertConfigError(() => resolve({ ...minimal, renewBefore: '90' }), 'renewBefore', '--renew-before must be a duration with a unit, such as 90s (got "90")');
+    assertConfigError(() => resolve({}, {}, { ...minimal, ttl: 3600 }), 'ttl', 'config file key "ttl" must be a duration with a unit, such as 3600s (got 3600)');
     assertConfigError(() => resolve({ ...minimal, keyAlgorithm: 'dsa' }), 'keyAlgorithm', '--key-algorithm must be one of ecdsa-p256, rsa-2048, rsa-3072 (got "dsa")');
     assertConfigError(() => resolve({ ...minimal, notifySignal: 'SIGHUP' }), 'notifySignal', '--notify-signal and --pid-file go together');
     assertConfigError(() => resolve({ ...minimal, apps: ['grafana'] }), 'apps', '"apps" entries must be name=uri with a DNS-1123 name (got "grafana")');
