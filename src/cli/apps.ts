@@ -3,6 +3,7 @@ import type { AgentRecord } from '../protocol/index.ts';
 import { ADMIN_LISTING_OPTIONS } from './admin-options.ts';
 import { adminCommand } from './token.ts';
 import { formatTable } from './table.ts';
+import { formatOutput } from './output.ts';
 
 /** One row per app a joined agent serves. */
 export interface AppRow {
@@ -53,9 +54,7 @@ export function appsCommand(program: Command): void {
     const opts = await lsConfig();
     const { connectAdmin } = await import('./admin-client.ts');
     const rows = appRows(await (await connectAdmin(opts)).inventory());
-    if (opts.format === 'json') return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-    if (opts.format === 'yaml') return void process.stdout.write((await import('yaml')).stringify(rows));
-    const table = rows.map((r) => [r.name, `${r.namespace}/${r.podName ?? r.hostId} (${r.roles.join(',')})`, r.type, r.uri, Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(',')]);
-    process.stdout.write(formatTable(['Application', 'Description', 'Type', 'Public Address', 'Labels'], table));
+    const table = () => formatTable(['Application', 'Description', 'Type', 'Public Address', 'Labels'], rows.map((r) => [r.name, `${r.namespace}/${r.podName ?? r.hostId} (${r.roles.join(',')})`, r.type, r.uri, Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(',')]));
+    process.stdout.write(await formatOutput(opts.format, rows, table));
   });
 }

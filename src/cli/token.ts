@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatTable } from './table.ts';
-import { ADMIN_OPTIONS, resolveAdminConfig, type ResolvedAdminConfig } from './admin-options.ts';
+import { ADMIN_LISTING_OPTIONS, ADMIN_OPTIONS, resolveAdminConfig, type ResolvedAdminConfig } from './admin-options.ts';
+import { formatJson, formatOutput } from './output.ts';
 import { addOptions, sourcesFrom } from './options.ts';
 import type { OptionSpec } from '../common/options.ts';
 import { readUserFile } from '../common/read-file.ts';
@@ -44,18 +45,22 @@ export function tokenCommand(program: Command): void {
     process.stdout.write(`provision token "${created.name}" created; it expires at ${created.expires}\n`);
   });
 
-  const get = token.command('get').argument('<name>').description('print a provision token as YAML');
-  const getConfig = adminCommand(get);
+  const get = token.command('get').argument('<name>').description('print a provision token: as YAML (text, yaml), the form token create reads, or as JSON');
+  const getConfig = adminCommand(get, ADMIN_LISTING_OPTIONS);
   get.action(async (name: string) => {
-    process.stdout.write(await (await connect(await getConfig())).getToken(name));
+    const config = await getConfig();
+    const yaml = await (await connect(config)).getToken(name);
+    // The service's YAML as it is (text and yaml alike): it reads back with token create -f unchanged.
+    process.stdout.write(config.format === 'json' ? formatJson((await import('yaml')).parse(yaml)) : yaml);
   });
 
   const ls = token.command('ls').description('list provision tokens');
-  const lsConfig = adminCommand(ls);
+  const lsConfig = adminCommand(ls, ADMIN_LISTING_OPTIONS);
   ls.action(async () => {
-    const tokens = await (await connect(await lsConfig())).listTokens();
-    const rows = tokens.map((t) => [t.name, t.type, t.roles.join(','), t.allow.join(','), `${t.expires}${t.expired ? ' (expired)' : ''}`]);
-    process.stdout.write(formatTable(['Token', 'Type', 'Roles', 'Allow', 'Expiry Time (UTC)'], rows));
+    const config = await lsConfig();
+    const tokens = await (await connect(config)).listTokens();
+    const table = () => formatTable(['Token', 'Type', 'Roles', 'Allow', 'Expiry Time (UTC)'], tokens.map((t) => [t.name, t.type, t.roles.join(','), t.allow.join(','), `${t.expires}${t.expired ? ' (expired)' : ''}`]));
+    process.stdout.write(await formatOutput(config.format, tokens, table));
   });
 
   const rm = token.command('rm').argument('<name>').description('delete a provision token');

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import got from 'got';
+import { parse as parseYaml } from 'yaml';
 import { createTokenIssuer, type TokenIssuer, type MintOptions } from '../../src/issuer/index.ts';
 import { kubeJoin, kubeJoinRun, startAuthProcess, tokenYaml, type AuthProcess } from '../support/kube-join.ts';
 
@@ -57,9 +58,30 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
       ['grafana', 'http://localhost:3000', 'app-1', 'teleport-app-service', 'App'],
       ['postgres', 'tcp://localhost:5432', 'db-1', 'teleport-app-service', 'App,Db'],
     ]);
+    assert.deepEqual(parseYaml((await admin(['apps', 'ls', '--format', 'yaml'])).stdout), rows);
     const bad = await admin(['apps', 'ls', '--format', 'xml']);
     assert.equal(bad.code, 2);
     assert.equal(bad.stderr, 'kube-join: --format must be one of text, json, yaml (got "xml") [ERR_CONFIG]\n');
+  });
+
+  it('token ls and token get take --format text, json or yaml like apps ls', async () => {
+    const lsJson = await admin(['token', 'ls', '--format', 'json']);
+    assert.equal(lsJson.code, 0, lsJson.stderr);
+    const tokens = JSON.parse(lsJson.stdout) as { name: string; type: string; roles: string[]; allow: string[]; expired: boolean }[];
+    assert.deepEqual(tokens.map((t) => [t.name, t.type, t.roles, t.allow, t.expired]), [['kube-token', 'static_jwks', ['App', 'Db'], ['teleport-agent:teleport-app-service'], false]]);
+    assert.deepEqual(parseYaml((await admin(['token', 'ls', '--format', 'yaml'])).stdout), tokens);
+    const text = await admin(['token', 'get', 'kube-token']);
+    assert.match(text.stdout, /^kind: token\nversion: v2\nmetadata:\n  name: kube-token\n/);
+    assert.equal((await admin(['token', 'get', 'kube-token', '--format', 'yaml'])).stdout, text.stdout);
+    const getJson = await admin(['token', 'get', 'kube-token', '--format', 'json']);
+    assert.equal(getJson.code, 0, getJson.stderr);
+    assert.deepEqual(JSON.parse(getJson.stdout), parseYaml(text.stdout));
+    assert.equal((JSON.parse(getJson.stdout) as { spec: { kubernetes: { type: string } } }).spec.kubernetes.type, 'static_jwks');
+    for (const command of [['token', 'ls'], ['token', 'get', 'kube-token']]) {
+      const bad = await admin([...command, '--format', 'table']);
+      assert.equal(bad.code, 2);
+      assert.equal(bad.stderr, 'kube-join: --format must be one of text, json, yaml (got "table") [ERR_CONFIG]\n');
+    }
   });
 
   it('refuses the admin API without a client certificate (401) and with an agent\'s certificate (403)', async () => {
