@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import got, { RequestError, type Response } from 'got';
 import { KubeJoinError } from '../common/errors.ts';
-import { readFailure } from '../common/read-file.ts';
+import { readUserFile } from '../common/read-file.ts';
 import { firstIssueText, userIssueMessages } from '../common/document-errors.ts';
 import type { z } from 'zod';
 import {
@@ -36,11 +35,9 @@ export interface AdminClient {
 }
 
 async function readRequired(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new AdminRequestError(`${readFailure(what, path, err)}; inside the auth pod the state directory holds it, from outside give --auth-addr and --identity`, undefined, undefined, err);
-  }
+  return readUserFile(path, what).catch((err: Error) => {
+    throw new AdminRequestError(`${err.message}; inside the auth pod the state directory holds it, from outside give --auth-addr and --identity`, undefined, undefined, err);
+  });
 }
 
 /**

@@ -15,7 +15,7 @@ export const TABLE: readonly OptionSpec[] = [
 ];
 
 /** Asserts that `fn` throws ConfigError for `option` with `message`. */
-export function rejects(fn: () => unknown, option: string, message: string | RegExp): void {
+export function assertConfigError(fn: () => unknown, option: string, message: string | RegExp): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof ConfigError, String(err));
     assert.equal(err.code, 'ERR_CONFIG');

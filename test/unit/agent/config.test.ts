@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
 import { resolveAgentConfig } from '../../../src/agent/config.ts';
 import { LEGACY_TOKEN_PATH, PROJECTED_TOKEN_PATH } from '../../../src/agent/options.ts';
-import { ConfigError } from '../../../src/common/errors.ts';
+import { assertConfigError } from '../../support/options.ts';
 
 const PIN = `sha256:${'ab'.repeat(32)}`;
 const minimal = { authAddr: 'auth.example:3025', tokenName: 'kube-token', caPin: PIN };
 const resolve = (flags: Record<string, unknown>, env: Record<string, string> = {}, file?: Record<string, unknown>, projectedExists = false) =>
   resolveAgentConfig({ flags, env, ...(file ? { file } : {}) }, { fileExists: (p) => projectedExists && p === PROJECTED_TOKEN_PATH });
-
-function assertConfigError(fn: () => unknown, option: string, message: string | RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    assert.equal(err.code, 'ERR_CONFIG');
-    assert.equal(err.option, option);
-    if (typeof message === 'string') assert.equal(err.message, message);
-    else assert.match(err.message, message);
-    return true;
-  });
-}
 
 describe('resolveAgentConfig', () => {
   it('applies the documented defaults', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { envNameOf, resolveOptions, type OptionSpec } from '../../../src/common/options.ts';
-import { rejects, TABLE } from '../../support/options.ts';
+import { assertConfigError, TABLE } from '../../support/options.ts';
 
 describe('option engine (resolveOptions)', () => {
   it('applies the defaults, durations in milliseconds, and leaves options without one undefined', () => {
@@ -36,20 +36,20 @@ describe('option engine (resolveOptions)', () => {
   });
 
   it('refuses an unknown config file key, listing the known ones', () => {
-    rejects(() => resolveOptions(TABLE, { file: { outdir: '/x' } }), 'outdir', `unknown config file key "outdir" (known: ${TABLE.map((o) => o.key).join(', ')})`);
+    assertConfigError(() => resolveOptions(TABLE, { file: { outdir: '/x' } }), 'outdir', `unknown config file key "outdir" (known: ${TABLE.map((o) => o.key).join(', ')})`);
   });
 
   it('names the source of a bad value: the flag, the environment variable or the config file key', () => {
-    rejects(() => resolveOptions(TABLE, { flags: { group: '1.5' } }), 'group', '--group must be an integer (got "1.5")');
-    rejects(() => resolveOptions(TABLE, { env: { KUBE_JOIN_FRACTION: 'half' } }), 'fraction', 'KUBE_JOIN_FRACTION must be a number (got "half")');
-    rejects(() => resolveOptions(TABLE, { env: { KUBERNETES_TOKEN_PATH: undefined }, file: { tokenPath: 7 } }), 'tokenPath', 'config file key "tokenPath" must be a string (got 7)');
-    rejects(() => resolveOptions(TABLE, { file: { once: 'yes' } }), 'once', 'config file key "once" must be true or false (got "yes")');
-    rejects(() => resolveOptions(TABLE, { file: { roles: [1] } }), 'roles', 'config file key "roles" must be a list of strings (got [1])');
-    rejects(() => resolveOptions(TABLE, { flags: { format: 'xml' } }), 'format', '--format must be one of text, json (got "xml")');
+    assertConfigError(() => resolveOptions(TABLE, { flags: { group: '1.5' } }), 'group', '--group must be an integer (got "1.5")');
+    assertConfigError(() => resolveOptions(TABLE, { env: { KUBE_JOIN_FRACTION: 'half' } }), 'fraction', 'KUBE_JOIN_FRACTION must be a number (got "half")');
+    assertConfigError(() => resolveOptions(TABLE, { env: { KUBERNETES_TOKEN_PATH: undefined }, file: { tokenPath: 7 } }), 'tokenPath', 'config file key "tokenPath" must be a string (got 7)');
+    assertConfigError(() => resolveOptions(TABLE, { file: { once: 'yes' } }), 'once', 'config file key "once" must be true or false (got "yes")');
+    assertConfigError(() => resolveOptions(TABLE, { file: { roles: [1] } }), 'roles', 'config file key "roles" must be a list of strings (got [1])');
+    assertConfigError(() => resolveOptions(TABLE, { flags: { format: 'xml' } }), 'format', '--format must be one of text, json (got "xml")');
   });
 
   it('names the environment variable it read, extra ones included', () => {
-    rejects(() => resolveOptions([{ key: 'group', flag: 'group', kind: 'int', extraEnv: ['GID'], help: '' }], { env: { GID: 'x' } }), 'group', 'GID must be an integer (got "x")');
+    assertConfigError(() => resolveOptions([{ key: 'group', flag: 'group', kind: 'int', extraEnv: ['GID'], help: '' }], { env: { GID: 'x' } }), 'group', 'GID must be an integer (got "x")');
     assert.equal(envNameOf('maxAgentsPerServiceAccount'), 'KUBE_JOIN_MAX_AGENTS_PER_SERVICE_ACCOUNT');
   });
 });
