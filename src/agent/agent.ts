@@ -1,35 +1,20 @@
 import { channel } from 'node:diagnostics_channel';
 import pRetry from 'p-retry';
-import { KubeJoinError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { AGENT_VERSION, dispositionOf, type JoinRequest } from '../protocol/index.ts';
-import { retryDelayMs } from './backoff.ts';
+import { joinAttempt, newKeyed, type Keyed } from './attempt.ts';
 import type { Clock, Random } from './clock.ts';
 import type { ResolvedAgentConfig } from './config.ts';
-import { inspectExistingSet, prepareCredentialSet, type HeldCredential } from './credentials.ts';
-import { CertExpiredError, JoinRejectedError, OnceFailedError, TokenReadError } from './errors.ts';
+import { inspectExistingSet } from './credentials.ts';
+import { CertExpiredError, OnceFailedError, logFieldsOf } from './errors.ts';
 import { createFailureLog } from './failure-log.ts';
 import { createJoinClient, type JoinClient } from './join-client.ts';
-import { createCsrPem, generateKey, type KeyMaterial } from './keys.ts';
 import type { AgentMetrics } from './metrics.ts';
-import { notifyApp } from './notify.ts';
 import { isExpired, renewAt } from './renew.ts';
-import { readServiceAccountToken } from './token.ts';
-import { writeCredentialSet, type WriterFs } from './writer.ts';
+import { planRetry, type RetryPlan } from './retry-policy.ts';
+import { statusOf, type AgentState, type AgentStatus } from './status.ts';
+import type { WriterFs } from './writer.ts';
 
-/** Read-only view of the agent, served as JSON by /readyz. */
-export interface AgentStatus {
-  ready: boolean;
-  /** Why the agent is (not) ready, in words. */
-  reason: string;
-  renewing: boolean;
-  notAfter?: string;
-  nextRenewalAt?: string;
-  serial?: string;
-  spiffeId?: string;
-  consecutiveFailures: number;
-  lastError?: { code: string; message: string; at: string };
-}
+export type { AgentStatus } from './status.ts';
 
 export interface AgentDeps {
   clock: Clock;
@@ -68,185 +53,94 @@ const parkedChannel = channel(AGENT_CHANNELS.parked);
 const writtenChannel = channel(AGENT_CHANNELS.written);
 const failedChannel = channel(AGENT_CHANNELS.failed);
 
-/** What to do after a failed attempt. */
-interface Decision {
-  retry: boolean;
-  delayMs: number;
-  /** A rejection that will repeat until something changes (token, provision token, CA): logged once per change. */
-  final: boolean;
-}
-
-const FINAL_AGENT_CODES = new Set(['ERR_TLS_VERIFY', 'ERR_CA_PIN_MISMATCH', 'ERR_AUTH_IDENTITY', 'ERR_CA_FILE', 'ERR_ISSUED_CERT_INVALID', 'ERR_AUTH_PROTOCOL']);
-
-function isFinal(err: unknown): boolean {
-  if (err instanceof JoinRejectedError) return dispositionOf(err.reason) === 'final';
-  // A projected token volume can be mounted, or its first token written, after the agent starts.
-  if (err instanceof TokenReadError) return err.reason !== 'missing' && err.reason !== 'empty';
-  return err instanceof KubeJoinError && FINAL_AGENT_CODES.has(err.code);
-}
-
-/** The CN of the agent's CSR: informational only, as the auth service sets the subject itself. */
-const CSR_SUBJECT = 'kube-join-agent';
-
-function describe(err: unknown): { code: string; message: string } {
-  if (err instanceof JoinRejectedError) return { code: err.reason, message: err.message };
-  if (err instanceof KubeJoinError) return { code: err.code, message: err.message };
-  return { code: 'ERR_UNEXPECTED', message: (err as Error)?.message ?? String(err) };
-}
-
+/**
+ * The agent: joins, then renews before expiry for as long as it runs. Each renewal is one p-retry run
+ * over joinAttempt; what follows a failure is planRetry's (the retry table), and the waits go through
+ * the injected clock, so tests drive them with fake timers.
+ */
 export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent {
   const { clock, random, logger, metrics } = deps;
   const joinClient = deps.joinClient ?? createJoinClient({ addr: config.authAddr, trust: config.trust, clusterName: config.clusterName, timeoutMs: config.requestTimeoutMs });
+  const attemptDeps = { clock, logger, metrics, joinClient, ...(deps.writerFs ? { writerFs: deps.writerFs } : {}) };
   const failureLog = createFailureLog();
-  let held: HeldCredential | undefined;
-  let nextRenewalAt: number | undefined;
-  let renewing = false;
-  let consecutiveFailures = 0;
-  let lastError: AgentStatus['lastError'];
+  const state: AgentState = { held: undefined, nextRenewalAt: undefined, renewing: false, consecutiveFailures: 0, lastError: undefined };
 
-  function status(): AgentStatus {
-    const now = clock.now();
-    const base = { renewing, consecutiveFailures, ...(lastError ? { lastError } : {}) };
-    if (held === undefined) return { ready: false, reason: 'no certificate written yet', ...base };
-    const facts = {
-      notAfter: new Date(held.notAfter).toISOString(),
-      serial: held.serial,
-      spiffeId: held.spiffeId,
-      ...(nextRenewalAt !== undefined ? { nextRenewalAt: new Date(nextRenewalAt).toISOString() } : {}),
-    };
-    if (isExpired(held, now)) return { ready: false, reason: `certificate expired at ${facts.notAfter} and renewal has not succeeded`, ...facts, ...base };
-    return { ready: true, reason: 'certificate valid', ...facts, ...base };
+  /** Logs a failed attempt: each reason when it first appears, then a summary per interval (failure-log.ts). */
+  function logFailure(err: unknown, attempt: number, plan: RetryPlan): void {
+    const fields = { ...logFieldsOf(err), attempt, retryInMs: plan.retry ? plan.delayMs : undefined };
+    const entry = failureLog.record(`${fields.code}:${fields.reason ?? ''}:${fields.error}`, clock.now());
+    if (!plan.retry) logger.error(config.once ? 'join failed; exiting (--once)' : 'join failed; giving up', fields);
+    else if (entry.kind === 'first') {
+      if (plan.step === 'final') logger.error('join rejected; waiting the long back-off before trying again', fields);
+      else logger.warn('join attempt failed', fields);
+    } else if (entry.kind === 'summary') {
+      logger.warn('join still failing', { ...fields, failures: entry.failures, since: new Date(entry.since).toISOString() });
+    } else logger.debug('join attempt failed again', fields);
   }
 
-  /** A key and its CSR, made once per renewal and reused by that renewal's retries. */
-  interface Keyed {
-    material: KeyMaterial;
-    csr: string;
-  }
-
-  async function attempt(signal: AbortSignal, keyed: Keyed): Promise<void> {
-    const started = clock.now();
-    try {
-      const { token, path } = await readServiceAccountToken(config.tokenPaths);
-      const { material, csr } = keyed;
-      const request: JoinRequest = {
-        tokenName: config.tokenName,
-        joinMethod: 'kubernetes',
-        kubernetesToken: token,
-        csr,
-        agentVersion: AGENT_VERSION,
-        ...(config.roles ? { roles: [...config.roles] } : {}),
-        ...(config.nodeName ? { nodeName: config.nodeName } : {}),
-        ...(config.apps.length ? { apps: [...config.apps] } : {}),
-        ...(config.ttlMs ? { ttlSeconds: Math.ceil(config.ttlMs / 1000) } : {}),
-      };
-      const response = await joinClient.join(request, signal);
-      const { files, held: issued } = await prepareCredentialSet(response, material, { now: clock.now(), group: config.group, writeBundle: config.writeBundle });
-      // Not given the abort signal: a SIGTERM during a write lets the write finish.
-      await writeCredentialSet(config.outDir, files, { now: clock.now(), gid: config.group, ...(deps.writerFs ? { fs: deps.writerFs } : {}) });
-      held = issued;
-      consecutiveFailures = 0;
-      failureLog.reset();
-      lastError = undefined;
-      metrics.certExpiry.set(issued.notAfter / 1000);
-      metrics.renewals.inc({ result: 'success' });
-      metrics.joinDuration.observe({ result: 'success' }, (clock.now() - started) / 1000);
-      logger.info('credential set written', {
-        outDir: config.outDir,
-        serial: issued.serial,
-        spiffeId: issued.spiffeId,
-        roles: issued.roles,
-        notAfter: new Date(issued.notAfter).toISOString(),
-        tokenPath: path,
-      });
-      await notifyApp(config.notify, { outDir: config.outDir, logger });
-      writtenChannel.publish({ serial: issued.serial, notAfter: issued.notAfter } satisfies WrittenEvent);
-    } catch (err) {
-      if (!signal.aborted) {
-        metrics.renewals.inc({ result: 'failure' });
-        metrics.joinDuration.observe({ result: 'failure' }, (clock.now() - started) / 1000);
-      }
-      throw err;
-    }
-  }
-
-  function decide(err: unknown, attemptNumber: number, deadline: number | undefined): Decision {
-    const final = isFinal(err);
-    const retryAfter = err instanceof JoinRejectedError ? err.retryAfterMs : undefined;
-    const delayMs = final ? config.backoff.capMs : retryDelayMs(attemptNumber, random(), config.backoff, retryAfter);
-    if (config.once) {
-      const retry = !final && deadline !== undefined && clock.now() + delayMs < deadline;
-      return { retry, delayMs, final };
-    }
-    if (config.exitOnExpiry && held !== undefined && isExpired(held, clock.now())) return { retry: false, delayMs, final };
-    return { retry: true, delayMs, final };
-  }
-
-  /** Joins until it succeeds, with capped, jittered back-off; p-retry counts attempts, our clock sleeps. */
+  /**
+   * Joins until it succeeds or the retry table says stop. A new key per renewal, not per attempt:
+   * during an outage every retry of a fleet would otherwise burn a key generation and a CSR signature
+   * for nothing. The key never leaves this process.
+   */
   async function joinWithRetry(signal: AbortSignal): Promise<void> {
     const deadline = config.once ? clock.now() + config.onceTimeoutMs : undefined;
-    let decision: Decision = { retry: true, delayMs: 0, final: false };
-    // A new key per renewal, not per attempt: during an outage every retry of a fleet would otherwise
-    // burn a key generation and a CSR signature for nothing. The key never leaves this process.
+    // The plan of the latest failure: made in onFailedAttempt (which also waits), read by shouldRetry.
+    let plan: RetryPlan = { step: 'retry', retry: true, delayMs: 0 };
     let keyed: Keyed | undefined;
-    renewing = true;
+    state.renewing = true;
     try {
-      await pRetry(async () => {
-        if (keyed === undefined) {
-          const material = await generateKey(config.keyAlgorithm);
-          keyed = { material, csr: await createCsrPem(material, CSR_SUBJECT) };
-        }
-        await attempt(signal, keyed);
+      const held = await pRetry(async () => {
+        keyed ??= await newKeyed(config);
+        return joinAttempt(config, attemptDeps, keyed, signal, state.held === undefined ? 'first' : 'renewal');
       }, {
         retries: Number.POSITIVE_INFINITY,
-        // Delays come from retryDelayMs and clock.sleep in onFailedAttempt, so p-retry adds none.
+        // p-retry counts attempts and stops on shouldRetry; the wait itself is planRetry's full-jitter
+        // delay (with Retry-After), slept on the injected clock in onFailedAttempt, so p-retry adds none.
         minTimeout: 0,
         maxTimeout: 0,
-        randomize: false,
         signal,
         onFailedAttempt: async ({ error, attemptNumber }) => {
-          consecutiveFailures++;
-          const what = describe(error);
-          lastError = { ...what, at: new Date(clock.now()).toISOString() };
-          decision = decide(error, attemptNumber, deadline);
-          const fields = { code: what.code, error: what.message, attempt: attemptNumber, retryInMs: decision.retry ? decision.delayMs : undefined };
-          const entry = failureLog.record(`${what.code}:${what.message}`, clock.now());
-          if (!decision.retry) logger.error(config.once ? 'join failed; exiting (--once)' : 'join failed; giving up', fields);
-          else if (entry.kind === 'first') {
-            if (decision.final) logger.error('join rejected; waiting the long back-off before trying again', fields);
-            else logger.warn('join attempt failed', fields);
-          } else if (entry.kind === 'summary') {
-            logger.warn('join still failing', { ...fields, failures: entry.failures, since: new Date(entry.since).toISOString() });
-          } else logger.debug('join attempt failed again', fields);
-          failedChannel.publish({ code: what.code, attempt: attemptNumber, retry: decision.retry, delayMs: decision.delayMs } satisfies FailedEvent);
-          if (decision.retry) {
-            parkedChannel.publish({ reason: 'retry', ms: decision.delayMs } satisfies ParkedEvent);
-            await clock.sleep(decision.delayMs, signal);
+          const stopOnExpiry = config.exitOnExpiry && state.held !== undefined && isExpired(state.held, clock.now());
+          plan = planRetry(error, { attempt: attemptNumber, rand: random(), backoff: config.backoff, now: clock.now(), deadline, stopOnExpiry });
+          state.consecutiveFailures++;
+          const { code, reason, error: message } = logFieldsOf(error);
+          state.lastError = { code, ...(reason ? { reason } : {}), message, at: new Date(clock.now()).toISOString() };
+          logFailure(error, attemptNumber, plan);
+          failedChannel.publish({ code, attempt: attemptNumber, retry: plan.retry, delayMs: plan.delayMs } satisfies FailedEvent);
+          if (plan.retry) {
+            parkedChannel.publish({ reason: 'retry', ms: plan.delayMs } satisfies ParkedEvent);
+            await clock.sleep(plan.delayMs, signal);
           }
         },
-        shouldRetry: () => decision.retry,
+        shouldRetry: () => plan.retry,
       });
+      state.held = held;
+      state.consecutiveFailures = 0;
+      state.lastError = undefined;
+      failureLog.reset();
+      writtenChannel.publish({ serial: held.serial, notAfter: held.notAfter } satisfies WrittenEvent);
     } catch (err) {
       if (signal.aborted) return;
       if (config.once) {
-        const why = decision.final ? 'join failed' : `join did not succeed within ${Math.round(config.onceTimeoutMs / 1000)}s`;
-        throw new OnceFailedError(`${why}: ${describe(err).message}`, err);
+        const why = plan.step === 'final' ? 'join failed' : `join did not succeed within ${Math.round(config.onceTimeoutMs / 1000)}s`;
+        throw new OnceFailedError(`${why}: ${logFieldsOf(err).error}`, err);
       }
-      if (held !== undefined && isExpired(held, clock.now())) throw new CertExpiredError(new Date(held.notAfter), err);
+      if (state.held !== undefined && isExpired(state.held, clock.now())) throw new CertExpiredError(new Date(state.held.notAfter), err);
       throw err;
     } finally {
-      renewing = false;
+      state.renewing = false;
     }
   }
 
-  async function run(signal: AbortSignal): Promise<void> {
-    if (config.once) return joinWithRetry(signal);
+  /** Start-up: every state of the output directory, each logged by name (as SPIRE's loadSVID). */
+  async function adoptExistingSet(): Promise<void> {
     const existing = await inspectExistingSet(config.outDir, clock.now());
     switch (existing.state) {
       case 'valid':
-        held = existing.held;
-        metrics.certExpiry.set(held.notAfter / 1000);
-        logger.info('reusing the valid credential set on disk', { serial: held.serial, notAfter: new Date(held.notAfter).toISOString() });
+        state.held = existing.held;
+        metrics.certExpiry.set(existing.held.notAfter / 1000);
+        logger.info('reusing the valid credential set on disk', { serial: existing.held.serial, notAfter: new Date(existing.held.notAfter).toISOString() });
         break;
       case 'expired':
         logger.info('credential set on disk has expired; joining', { serial: existing.held.serial });
@@ -261,13 +155,18 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
         logger.info('no credential set on disk; joining', { outDir: config.outDir });
         break;
     }
+  }
+
+  async function run(signal: AbortSignal): Promise<void> {
+    if (config.once) return joinWithRetry(signal);
+    await adoptExistingSet();
     while (!signal.aborted) {
-      if (held !== undefined) {
-        nextRenewalAt = renewAt(held, random(), config.renewal);
-        logger.info('renewal scheduled', { at: new Date(nextRenewalAt).toISOString(), notAfter: new Date(held.notAfter).toISOString() });
+      if (state.held !== undefined) {
+        state.nextRenewalAt = renewAt(state.held, random(), config.renewal);
+        logger.info('renewal scheduled', { at: new Date(state.nextRenewalAt).toISOString(), notAfter: new Date(state.held.notAfter).toISOString() });
         // At least the retry base between two joins, whatever the certificate says: a lifetime shorter
         // than expected (or a skewed clock) must not turn into a join loop against the auth service.
-        const ms = Math.max(nextRenewalAt - clock.now(), config.backoff.baseMs);
+        const ms = Math.max(state.nextRenewalAt - clock.now(), config.backoff.baseMs);
         parkedChannel.publish({ reason: 'renewal', ms } satisfies ParkedEvent);
         await clock.sleep(ms, signal);
         if (signal.aborted) break;
@@ -276,5 +175,5 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
     }
   }
 
-  return { run, status };
+  return { run, status: () => statusOf(state, clock.now()) };
 }

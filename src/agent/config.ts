@@ -6,7 +6,7 @@ import { AGENT_OPTIONS, LEGACY_TOKEN_PATH, PROJECTED_TOKEN_PATH } from './option
 import { resolveLogSettings, type LogFormat, type LogLevel } from '../common/logger.ts';
 import { AppSpecSchema, CLUSTER_NAME_PATTERN, type AppSpec } from '../protocol/index.ts';
 import type { RenewalPolicy } from './renew.ts';
-import type { BackoffPolicy } from './backoff.ts';
+import type { BackoffPolicy } from '../common/backoff.ts';
 import type { KeyAlgorithm } from './keys.ts';
 
 /** How the agent trusts the auth service. Exactly one is configured. */

@@ -35,13 +35,30 @@ export type ProblemCode = (typeof PROBLEM_CODES)[number];
  */
 export type Disposition = 'retry' | 'final';
 
-const RETRYABLE: ReadonlySet<ProblemCode> = new Set<ProblemCode>([
-  'rate_limited',
-  'kube_unavailable',
-  'storage_unavailable',
-  'internal',
-]);
+/** Every problem code's disposition: a Record, so a new code cannot be added without deciding it. */
+export const PROBLEM_DISPOSITIONS: Readonly<Record<ProblemCode, Disposition>> = {
+  bad_request: 'final',
+  token_not_found: 'final',
+  token_expired: 'final',
+  join_method_mismatch: 'final',
+  kube_token_invalid: 'final',
+  audience_mismatch: 'final',
+  legacy_token_rejected: 'final',
+  service_account_not_allowed: 'final',
+  roles_not_allowed: 'final',
+  csr_invalid: 'final',
+  host_id_mismatch: 'final',
+  rate_limited: 'retry',
+  tokenreview_forbidden: 'final',
+  kube_unavailable: 'retry',
+  storage_unavailable: 'retry',
+  unauthorized: 'final',
+  forbidden: 'final',
+  not_found: 'final',
+  conflict: 'final',
+  internal: 'retry',
+};
 
 export function dispositionOf(code: ProblemCode): Disposition {
-  return RETRYABLE.has(code) ? 'retry' : 'final';
+  return PROBLEM_DISPOSITIONS[code];
 }

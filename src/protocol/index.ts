@@ -1,4 +1,4 @@
-export { PROBLEM_CODES, dispositionOf } from './codes.ts';
+export { PROBLEM_CODES, PROBLEM_DISPOSITIONS, dispositionOf } from './codes.ts';
 export type { ProblemCode, Disposition } from './codes.ts';
 export {
   PROTOCOL_VERSION,

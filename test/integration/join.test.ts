@@ -174,7 +174,7 @@ describe('join end to end (auth and agent processes on loopback)', function () {
         // The same error as a log line: the agent's code and the auth's problem code, each in its own field.
         const fatal = r.lines.filter((l) => l.msg === 'exiting on a fatal error').map(({ time: _time, ...l }) => l);
         assert.deepEqual(fatal, [{ level: 'error', msg: 'exiting on a fatal error', component: 'agent', code: 'ERR_ONCE_FAILED', reason: c.code, error: r.stderr.slice('kube-join: '.length, -' [ERR_ONCE_FAILED]\n'.length) }]);
-        const decision = await auth.proc.waitFor('join', (l) => l.code === c.code && auth.proc.lines.filter((x) => x.msg === 'join').indexOf(l) >= joinsBefore);
+        const decision = await auth.proc.waitFor('join', (l) => l.reason === c.code && auth.proc.lines.filter((x) => x.msg === 'join').indexOf(l) >= joinsBefore);
         assert.equal(decision.result, 'rejected');
       });
     }
@@ -271,7 +271,8 @@ describe('join end to end (auth and agent processes on loopback)', function () {
       assert.notEqual(await readFile(join(out, 'tls.key'), 'utf8'), firstKey, 'a renewal makes a new key');
       assert.ok(Date.parse(String(second.notAfter)) > Date.parse(String(first.notAfter)));
       const metrics = await got(`http://127.0.0.1:${String(health.port)}/metrics`).text();
-      assert.match(metrics, /^kube_join_agent_renewals_total\{result="success"\} [2-9]\d*$/m);
+      assert.match(metrics, /^kube_join_agent_renewals_total\{result="success",code=""\} [1-9]\d*$/m);
+      assert.match(metrics, /^kube_join_agent_first_joins_total\{result="success",code=""\} 1$/m);
       assert.match(metrics, /^kube_join_agent_cert_expiry_timestamp_seconds \d+(\.\d+)?(e\+\d+)?$/m);
       assert.equal(await agent.stop(), 0);
     } finally {

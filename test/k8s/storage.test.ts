@@ -367,7 +367,8 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
       try {
         await other.putToken(token('raced', ['First']), { overwrite: false });
         await once.putToken(token('raced', ['Mine']), { overwrite: true });
-        assert.deepEqual(sleeps, [20]);
+        // The shared back-off (retryDelayMs) with the conflict policy, base 40 ms: 4 + (40 - 4) * 0.5.
+        assert.deepEqual(sleeps, [22]);
         assert.deepEqual((await other.getToken('raced'))?.spec.roles, ['Mine']);
         sleeps.length = 0;
         await assert.rejects(always.putToken(token('raced', ['Never']), { overwrite: true }), (err: unknown) => {
@@ -375,7 +376,7 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
           assert.equal(err.message, 'Kubernetes storage: writing token "raced" still conflicted with other writers after 3 attempts');
           return true;
         });
-        assert.deepEqual(sleeps, [20, 40]);
+        assert.deepEqual(sleeps, [22, 42]);
       } finally {
         await Promise.all([other.close(), once.close(), always.close()]);
       }

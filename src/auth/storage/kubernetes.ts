@@ -7,6 +7,7 @@ import { StorageError, TokenExistsError, TokenNotFoundError } from '../errors.ts
 import { formatProvisionToken, isValidTokenName, parseProvisionToken, type ProvisionToken } from '../tokens.ts';
 import type { AuthStorage } from './types.ts';
 import { NAMESPACE_NAME } from '../kube-names.ts';
+import { retryDelayMs } from '../../common/backoff.ts';
 
 /** Labels every object of this backend carries; lists select on them. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -30,6 +31,8 @@ const TOKEN_KEY = 'token.yaml';
 const TOKEN_PREFIX = 'kube-join-token-';
 const AGENT_PREFIX = 'kube-join-agent-';
 const LIST_PAGE = 250;
+/** Waits between retries of a write that lost a resourceVersion race: short, as the winner is done. */
+const CONFLICT_BACKOFF = { baseMs: 40, capMs: 1000 };
 const DIRECT_TOKEN_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 type Kind = 'ca' | 'token' | 'agent';
@@ -183,7 +186,7 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
         if (!isStatus(err, 409)) throw err;
         if (i >= maxAttempts) throw new StorageError(`Kubernetes storage: ${what} still conflicted with other writers after ${maxAttempts} attempts`, err);
       }
-      await sleep(Math.floor(random() * Math.min(1000, 20 * 2 ** i)));
+      await sleep(retryDelayMs(i, random(), CONFLICT_BACKOFF));
     }
   }
 

@@ -6,7 +6,8 @@ import sinon from 'sinon';
 import { createAgent, AGENT_CHANNELS, type Agent, type ParkedEvent, type WrittenEvent, type FailedEvent } from '../../../src/agent/agent.ts';
 import { resolveAgentConfig, type ResolvedAgentConfig } from '../../../src/agent/config.ts';
 import { systemClock } from '../../../src/agent/clock.ts';
-import { createAgentMetrics } from '../../../src/agent/metrics.ts';
+import { createAgentMetrics, type AgentMetrics } from '../../../src/agent/metrics.ts';
+import type { Counter } from 'prom-client';
 import { AuthUnavailableError, JoinRejectedError, OnceFailedError, CertExpiredError } from '../../../src/agent/errors.ts';
 import type { JoinClient } from '../../../src/agent/join-client.ts';
 import { issueLeaf, type CertificateAuthority } from '../../../src/auth/ca.ts';
@@ -49,6 +50,7 @@ describe('agent loop (fake timers)', () => {
   let parked: ChannelQueue<ParkedEvent>;
   let written: ChannelQueue<WrittenEvent>;
   let failed: ChannelQueue<FailedEvent>;
+  let metrics: AgentMetrics;
 
   before(async () => {
     ca = await testCa();
@@ -78,8 +80,33 @@ describe('agent loop (fake timers)', () => {
     const logger = createLogger({ level: 'debug', component: 'test' });
     logger.transports.forEach((t) => (t.silent = true));
     logger.on('data', (info: Record<string, unknown>) => logLines.push(info));
-    return createAgent(config, { clock: systemClock, random: () => 0.5, logger, metrics: createAgentMetrics({ processMetrics: false }), joinClient: client });
+    metrics = createAgentMetrics({ processMetrics: false });
+    return createAgent(config, { clock: systemClock, random: () => 0.5, logger, metrics, joinClient: client });
   }
+
+  /** The value of one series of a counter, 0 when absent. */
+  async function counted(counter: Counter, labels: Record<string, string>): Promise<number> {
+    const values = (await counter.get()).values;
+    return values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
+  }
+
+  it('counts first joins and renewals apart, failures by their ERR_* code', async () => {
+    const s = scriptedClient(ca, 60 * MIN);
+    s.errors.push(new AuthUnavailableError('down'));
+    const agent = start({}, s.client);
+    running = agent.run(controller.signal);
+    await clock.tickAsync((await parked.next()).ms);
+    await written.next();
+    s.errors.push(new JoinRejectedError('rate_limited', 429, 'slow down'));
+    await clock.tickAsync((await parked.next()).ms);
+    await clock.tickAsync((await parked.next()).ms);
+    await written.next();
+    assert.equal(await counted(metrics.firstJoins, { result: 'failure', code: 'ERR_AUTH_UNAVAILABLE' }), 1);
+    assert.equal(await counted(metrics.firstJoins, { result: 'success', code: '' }), 1);
+    assert.equal(await counted(metrics.renewals, { result: 'failure', code: 'ERR_JOIN_REJECTED' }), 1);
+    assert.equal(await counted(metrics.renewals, { result: 'success', code: '' }), 1);
+    assert.equal(await counted(metrics.renewals, { result: 'failure', code: 'ERR_AUTH_UNAVAILABLE' }), 0);
+  });
 
   it('joins at once, then renews at half the lifetime with a new key', async () => {
     const s = scriptedClient(ca, 60 * MIN);
@@ -139,7 +166,7 @@ describe('agent loop (fake timers)', () => {
     await written.next();
     const errors = logLines.filter((l) => l.level === 'error');
     assert.equal(errors.length, 1, 'logged at error level once per distinct rejection');
-    assert.equal(errors[0]?.code, 'service_account_not_allowed');
+    assert.deepEqual([errors[0]?.code, errors[0]?.reason], ['ERR_JOIN_REJECTED', 'service_account_not_allowed'], 'code is the agent\'s, reason the auth service\'s');
   });
 
   it('retries a missing, then empty, token file on the normal back-off (a projected volume can mount late), and joins once it appears', async () => {

@@ -1,4 +1,7 @@
-/** Retry policy: exponential growth from `baseMs`, capped at `capMs`, full jitter. */
+/**
+ * Back-off: exponential growth from `baseMs`, capped at `capMs`, full jitter. The one back-off of the
+ * project: the agent's join retries and the Kubernetes storage's conflict retries both use it.
+ */
 export interface BackoffPolicy {
   baseMs: number;
   capMs: number;

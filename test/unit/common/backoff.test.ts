@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { retryDelayMs } from '../../../src/agent/backoff.ts';
+import { retryDelayMs } from '../../../src/common/backoff.ts';
 
 const policy = { baseMs: 1000, capMs: 120_000 };
 

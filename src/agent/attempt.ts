@@ -1,0 +1,88 @@
+import type { Logger } from '../common/logger.ts';
+import { AGENT_VERSION, type JoinRequest } from '../protocol/index.ts';
+import type { Clock } from './clock.ts';
+import type { ResolvedAgentConfig } from './config.ts';
+import { prepareCredentialSet, type HeldCredential } from './credentials.ts';
+import { logFieldsOf } from './errors.ts';
+import type { JoinClient } from './join-client.ts';
+import { createCsrPem, generateKey, type KeyMaterial } from './keys.ts';
+import type { AgentMetrics } from './metrics.ts';
+import { notifyApp } from './notify.ts';
+import { readServiceAccountToken } from './token.ts';
+import { writeCredentialSet, type WriterFs } from './writer.ts';
+
+/** The CN of the agent's CSR: informational only, as the auth service sets the subject itself. */
+const CSR_SUBJECT = 'kube-join-agent';
+
+/** A key and its CSR, made once per renewal and reused by that renewal's retries. */
+export interface Keyed {
+  material: KeyMaterial;
+  csr: string;
+}
+
+export async function newKeyed(config: Pick<ResolvedAgentConfig, 'keyAlgorithm'>): Promise<Keyed> {
+  const material = await generateKey(config.keyAlgorithm);
+  return { material, csr: await createCsrPem(material, CSR_SUBJECT) };
+}
+
+export interface AttemptDeps {
+  clock: Clock;
+  logger: Logger;
+  metrics: AgentMetrics;
+  joinClient: JoinClient;
+  /** Replaces node:fs for the writer (tests inject a full disk). */
+  writerFs?: WriterFs;
+}
+
+/** The join request of one attempt: the token read now, the renewal's CSR, the configured extras. */
+export function joinRequestOf(config: ResolvedAgentConfig, token: string, csr: string): JoinRequest {
+  return {
+    tokenName: config.tokenName,
+    joinMethod: 'kubernetes',
+    kubernetesToken: token,
+    csr,
+    agentVersion: AGENT_VERSION,
+    ...(config.roles ? { roles: [...config.roles] } : {}),
+    ...(config.nodeName ? { nodeName: config.nodeName } : {}),
+    ...(config.apps.length ? { apps: [...config.apps] } : {}),
+    ...(config.ttlMs ? { ttlSeconds: Math.ceil(config.ttlMs / 1000) } : {}),
+  };
+}
+
+/**
+ * One join attempt, start to end: re-read the token (the kubelet rotates it), join, check what was
+ * issued against the key before touching disk, write the set atomically, tell the app. Returns what
+ * is now held; throws an agent error (the retry table decides what follows). `signal` aborts the
+ * request but not a write in progress. `kind` says which counter the attempt counts in: a first join
+ * (nothing held yet) or a renewal.
+ */
+export async function joinAttempt(config: ResolvedAgentConfig, deps: AttemptDeps, keyed: Keyed, signal: AbortSignal, kind: 'first' | 'renewal'): Promise<HeldCredential> {
+  const { clock, logger, metrics } = deps;
+  const counter = kind === 'first' ? metrics.firstJoins : metrics.renewals;
+  const started = clock.now();
+  try {
+    const { token, path } = await readServiceAccountToken(config.tokenPaths);
+    const response = await deps.joinClient.join(joinRequestOf(config, token, keyed.csr), signal);
+    const { files, held } = await prepareCredentialSet(response, keyed.material, { now: clock.now(), group: config.group, writeBundle: config.writeBundle });
+    await writeCredentialSet(config.outDir, files, { now: clock.now(), gid: config.group, ...(deps.writerFs ? { fs: deps.writerFs } : {}) });
+    metrics.certExpiry.set(held.notAfter / 1000);
+    counter.inc({ result: 'success', code: '' });
+    metrics.joinDuration.observe({ result: 'success' }, (clock.now() - started) / 1000);
+    logger.info('credential set written', {
+      outDir: config.outDir,
+      serial: held.serial,
+      spiffeId: held.spiffeId,
+      roles: held.roles,
+      notAfter: new Date(held.notAfter).toISOString(),
+      tokenPath: path,
+    });
+    await notifyApp(config.notify, { outDir: config.outDir, logger });
+    return held;
+  } catch (err) {
+    if (!signal.aborted) {
+      counter.inc({ result: 'failure', code: logFieldsOf(err).code });
+      metrics.joinDuration.observe({ result: 'failure' }, (clock.now() - started) / 1000);
+    }
+    throw err;
+  }
+}
