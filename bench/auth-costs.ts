@@ -52,7 +52,7 @@ export async function measureAuthJoinCosts(issuer: TokenIssuer, dir: string, n: 
       { step: 'SubjectKeyIdentifier from the key (per join)', cpuMs: await cpuPerCall(n, () => SubjectKeyIdentifierExtension.create(publicKey)) },
       { step: 'AuthorityKeyIdentifier from the CA cert (per join; constant)', cpuMs: await cpuPerCall(n, () => AuthorityKeyIdentifierExtension.create(ca.cert)) },
       { step: 'issueLeaf total (CSR checks + extensions + X509CertificateGenerator.create)', cpuMs: await cpuPerCall(n, () => issueLeaf(ca, leafRequest)) },
-      { step: 'decideJoin total (token, JWT, allow, roles, issueLeaf)', cpuMs: await cpuPerCall(n, () => decideJoin(ctx as Parameters<typeof decideJoin>[0], body as Parameters<typeof decideJoin>[1], { tokenName: '' })) },
+      { step: 'decideJoin total (token, JWT, allow, roles, issueLeaf)', cpuMs: await cpuPerCall(n, () => decideJoin(ctx as Parameters<typeof decideJoin>[0], body as Parameters<typeof decideJoin>[1])) },
     ];
     return costs;
   } finally {

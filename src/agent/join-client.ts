@@ -25,6 +25,7 @@ import {
   JoinRejectedError,
   TlsVerifyError,
 } from './errors.ts';
+import { formatHostPort } from '../common/host-port.ts';
 
 /** TLS failures that mean "this server is not who it should be", as OpenSSL names them in Node. */
 const TLS_VERIFY_CODES = new Set([
@@ -54,7 +55,7 @@ export interface JoinClient {
 }
 
 function baseUrl(addr: HostPort): string {
-  return `https://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
+  return `https://${formatHostPort(addr.host, addr.port)}`;
 }
 
 function parseRetryAfterMs(header: string | undefined): number | undefined {

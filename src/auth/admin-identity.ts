@@ -10,10 +10,9 @@ import {
   KeyUsageFlags,
   KeyUsagesExtension,
   X509Certificate,
-  X509CertificateGenerator,
 } from '../common/x509.ts';
 import { ADMIN_EXTENSION_OID, adminIdentityFiles, stateDirPaths } from '../protocol/index.ts';
-import type { CertificateAuthority } from './ca.ts';
+import { signCert, type CertificateAuthority } from './ca.ts';
 
 const ADMIN_LIFETIME_MS = 365 * 24 * 3600 * 1000;
 
@@ -42,14 +41,11 @@ export async function ensureAdminIdentity(stateDir: string, ca: CertificateAutho
     // Absent or unreadable: make a new one below.
   }
   const keys = await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
-  const cert = await X509CertificateGenerator.create({
+  const cert = await signCert(ca, {
     subject: [{ CN: ['kube-join-admin'] }, { O: ['kube-join'] }],
-    issuer: ca.cert.subjectName,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + ADMIN_LIFETIME_MS),
+    now,
+    lifetimeMs: ADMIN_LIFETIME_MS,
     publicKey: keys.publicKey,
-    signingKey: ca.key,
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
     extensions: [
       new BasicConstraintsExtension(false, undefined, true),
       new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),

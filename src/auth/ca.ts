@@ -14,6 +14,7 @@ import {
   X509Certificate,
   X509CertificateGenerator,
   PemConverter,
+  type JsonName,
 } from '../common/x509.ts';
 import { subtle } from '../common/crypto.ts';
 import { privateKeyPem } from '../common/pem.ts';
@@ -24,6 +25,8 @@ import { NAMESPACE_NAME, SUBDOMAIN_NAME } from './kube-names.ts';
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
 const CA_KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams;
 const CA_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
+/** The serving certificate is made anew at every start, so a year is never reached in practice. */
+const SERVING_LIFETIME_MS = 365 * 24 * 3600 * 1000;
 /** Backdating covers clock skew between the auth service and the workloads that check the certificate. */
 const BACKDATE_MS = 60 * 1000;
 
@@ -57,6 +60,33 @@ export async function createCa(clusterName: string, now: number): Promise<Stored
     ],
   });
   return { certPem: cert.toString('pem') + '\n', keyPem: privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)) };
+}
+
+/** What differs between the certificates the CA signs: the rest (issuer, algorithm, backdating) is fixed. */
+export interface CertSpec {
+  subject: JsonName;
+  publicKey: CryptoKey;
+  now: number;
+  lifetimeMs: number;
+  extensions: Extension[];
+}
+
+/**
+ * Signs a certificate with the CA's key: ECDSA P-256 / SHA-256, issuer = the CA, notBefore backdated
+ * for clock skew. The one path by which the CA signs anything (leaves, the serving certificate, the
+ * admin identity).
+ */
+export function signCert(ca: CertificateAuthority, spec: CertSpec): Promise<X509Certificate> {
+  return X509CertificateGenerator.create({
+    subject: spec.subject,
+    issuer: ca.cert.subjectName,
+    notBefore: new Date(spec.now - BACKDATE_MS),
+    notAfter: new Date(spec.now + spec.lifetimeMs),
+    publicKey: spec.publicKey,
+    signingKey: ca.key,
+    signingAlgorithm: SIGNING,
+    extensions: spec.extensions,
+  });
 }
 
 export async function loadCa(stored: StoredCa): Promise<CertificateAuthority> {
@@ -134,14 +164,11 @@ export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Pro
   checkKey(publicKey);
   const isRsa = (publicKey.algorithm as Algorithm).name !== 'ECDSA';
   const spiffeId = workloadSpiffeId(req);
-  return X509CertificateGenerator.create({
+  return signCert(ca, {
     subject: [{ CN: [req.hostId] }, { O: [req.trustDomain] }, ...req.roles.map((r) => ({ OU: [r] }))],
-    issuer: ca.cert.subjectName,
-    notBefore: new Date(req.now - BACKDATE_MS),
-    notAfter: new Date(req.now + req.ttlMs),
+    now: req.now,
+    lifetimeMs: req.ttlMs,
     publicKey,
-    signingKey: ca.key,
-    signingAlgorithm: SIGNING,
     extensions: [
       new BasicConstraintsExtension(false, undefined, true),
       // RSA keys also need keyEncipherment for TLS 1.2 RSA key exchange.
@@ -163,14 +190,11 @@ export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Pro
 export async function issueServingCert(ca: CertificateAuthority, names: readonly string[], trustDomain: string, now: number): Promise<{ certPem: string; keyPem: string }> {
   const keys = await subtle.generateKey(CA_KEY_ALGORITHM, true, ['sign', 'verify']);
   const isIp = (n: string) => isIP(n) !== 0;
-  const cert = await X509CertificateGenerator.create({
+  const cert = await signCert(ca, {
     subject: [{ CN: [names[0] ?? 'kube-join-auth'] }, { O: ['kube-join'] }],
-    issuer: ca.cert.subjectName,
-    notBefore: new Date(now - BACKDATE_MS),
-    notAfter: new Date(now + 365 * 24 * 3600 * 1000),
+    now,
+    lifetimeMs: SERVING_LIFETIME_MS,
     publicKey: keys.publicKey,
-    signingKey: ca.key,
-    signingAlgorithm: SIGNING,
     extensions: [
       new BasicConstraintsExtension(false, undefined, true),
       new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),

@@ -71,3 +71,17 @@ export class TokenNotFoundError extends KubeJoinError<'ERR_TOKEN_NOT_FOUND'> {
     super('ERR_TOKEN_NOT_FOUND', `provision token "${name}" not found`);
   }
 }
+
+/**
+ * The problem a failed request answers with: its own ProblemError; a StorageError 503
+ * storage_unavailable (retried by agents), with `storageDetail` as the detail; anything else (a bug)
+ * 500 internal.
+ */
+export function problemOf(err: unknown, storageDetail: (err: StorageError) => string): ProblemError {
+  if (err instanceof ProblemError) return err;
+  if (err instanceof StorageError) return new ProblemError('storage_unavailable', 503, storageDetail(err), { cause: err });
+  return new ProblemError('internal', 500, 'internal error; see the auth service log', { cause: err });
+}
+
+/** Agents are not authenticated: they learn that storage failed, the log (and admins) learn why. */
+export const JOIN_STORAGE_DETAIL = 'the auth service cannot use its storage right now; retry later (its log says why)';

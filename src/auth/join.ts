@@ -2,7 +2,8 @@ import type { Identity, JoinRequest, JoinResponse } from '../protocol/index.ts';
 import { spiffeIdFor } from '../protocol/index.ts';
 import { grantRoles, isServiceAccountAllowed } from './allow.ts';
 import { issueLeaf, type CertificateAuthority } from './ca.ts';
-import { ProblemError } from './errors.ts';
+import { JOIN_STORAGE_DETAIL, ProblemError, problemOf } from './errors.ts';
+import { recordJoin, type RecordPolicy } from './inventory.ts';
 import type { AuthStorage } from './storage/types.ts';
 import { isTokenExpired } from './tokens.ts';
 import type { ValidatorSet } from './validators/types.ts';
@@ -16,27 +17,62 @@ export interface JoinContext {
   certTtlMs: number;
   maxCertTtlMs: number;
   now: () => number;
+  /** How long inventory records stay, and how many one ServiceAccount may hold. */
+  inventory: RecordPolicy;
 }
 
 /** What the audit log records of a decided join: who, with which token; never the token itself. */
 export interface JoinAudit {
   tokenName: string;
+  agentVersion?: string;
   namespace?: string;
   serviceAccount?: string;
   podName?: string;
   hostId?: string;
   roles?: string[];
   serial?: string;
+  /** What became of the inventory record: written, refused by the per-ServiceAccount cap, or failed. */
+  inventory?: 'recorded' | 'full' | 'failed';
+  inventoryError?: string;
 }
+
+/** A decided join: the answer to send and the one audit record to log, whichever way it went. */
+export type JoinDecision =
+  | { outcome: 'issued'; response: JoinResponse; audit: JoinAudit }
+  | { outcome: 'refused'; problem: ProblemError; audit: JoinAudit };
 
 /**
  * Decides one join, in this order: provision token exists, is not expired, is for the kubernetes
  * method; the ServiceAccount token proves an identity (signature before claims); that identity is on
  * the allow list; the requested roles are on the token; a hostId in the request names the token's pod;
- * the CSR proves possession. Only then is a
- * certificate signed. Throws ProblemError for every refusal; `audit` is filled as far as it got.
+ * the CSR proves possession. Only then is a certificate signed, and the pod recorded in the inventory
+ * (best effort: a certificate is never withheld for the inventory's sake). Never throws: a refusal is
+ * a decision too, with its problem, and the audit is filled as far as the decision got.
  */
-export async function decideJoin(ctx: JoinContext, request: JoinRequest, audit: JoinAudit): Promise<JoinResponse> {
+export async function decideJoin(ctx: JoinContext, request: JoinRequest): Promise<JoinDecision> {
+  const audit: JoinAudit = { tokenName: request.tokenName, agentVersion: request.agentVersion };
+  try {
+    const response = await issue(ctx, request, audit);
+    await record(ctx, request, response, audit);
+    return { outcome: 'issued', response, audit };
+  } catch (err) {
+    return { outcome: 'refused', problem: problemOf(err, () => JOIN_STORAGE_DETAIL), audit };
+  }
+}
+
+/** Writes the inventory record of an issued join into the audit: recorded, full, or failed (why). */
+async function record(ctx: JoinContext, request: JoinRequest, response: JoinResponse, audit: JoinAudit): Promise<void> {
+  const facts = { ...response.identity, nodeName: request.nodeName, apps: request.apps ?? [], tokenName: request.tokenName, agentVersion: request.agentVersion, notAfter: new Date(response.notAfter) };
+  try {
+    audit.inventory = (await recordJoin(ctx.storage, facts, ctx.now(), ctx.inventory)).recorded ? 'recorded' : 'full';
+  } catch (err) {
+    audit.inventory = 'failed';
+    audit.inventoryError = (err as Error).message;
+  }
+}
+
+/** The checks and the signature of decideJoin; throws ProblemError for a refusal. */
+async function issue(ctx: JoinContext, request: JoinRequest, audit: JoinAudit): Promise<JoinResponse> {
   const token = await ctx.storage.getToken(request.tokenName);
   if (token === undefined) throw new ProblemError('token_not_found', 401, `provision token "${request.tokenName}" does not exist`);
   if (isTokenExpired(token, ctx.now())) throw new ProblemError('token_expired', 401, `provision token "${request.tokenName}" expired at ${token.metadata.expires.toISOString()}`);

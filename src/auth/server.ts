@@ -9,12 +9,11 @@ import {
 import { KubeJoinError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { listen, type Listening } from '../common/listen.ts';
-import { ProblemError, StorageError } from './errors.ts';
+import { JOIN_STORAGE_DETAIL, ProblemError, problemOf } from './errors.ts';
 import { readBody, sendJson, sendProblem } from './http.ts';
-import { decideJoin, type JoinAudit, type JoinContext } from './join.ts';
+import { decideJoin, type JoinContext, type JoinDecision } from './join.ts';
 import type { AuthMetrics } from './metrics.ts';
 import { handleAdmin } from './admin-api.ts';
-import { recordJoin, type RecordPolicy } from './inventory.ts';
 import type { JoinRateLimiter } from './rate-limit.ts';
 import { createReadiness, storageReadiness, type ReadinessCheck } from './readiness.ts';
 
@@ -26,8 +25,6 @@ export interface AuthServerOptions {
   logger: Logger;
   metrics: AuthMetrics;
   rateLimiter: JoinRateLimiter;
-  /** How long records stay, and how many one ServiceAccount may hold. */
-  inventory: RecordPolicy;
   /** Readiness checks besides storage (TokenReviews); each throws to say "not ready". */
   readiness: readonly ReadinessCheck[];
 }
@@ -55,20 +52,6 @@ async function parseJoinRequest(req: IncomingMessage) {
 }
 
 /**
- * The problem a failed request answers with: its own ProblemError; a StorageError 503
- * storage_unavailable (retried by agents), with `storageDetail` as the detail; anything else (a bug)
- * 500 internal.
- */
-function problemOf(err: unknown, storageDetail: (err: StorageError) => string): ProblemError {
-  if (err instanceof ProblemError) return err;
-  if (err instanceof StorageError) return new ProblemError('storage_unavailable', 503, storageDetail(err), { cause: err });
-  return new ProblemError('internal', 500, 'internal error; see the auth service log', { cause: err });
-}
-
-/** Agents are not authenticated: they learn that storage failed, the log (and admins) learn why. */
-const JOIN_STORAGE_DETAIL = 'the auth service cannot use its storage right now; retry later (its log says why)';
-
-/**
  * The auth service's HTTPS endpoints: POST /v1/join, GET /v1/ca, /healthz, /readyz (/metrics is on a
  * plain-HTTP listener of its own, see startMetricsServer). Every
  * refusal is problem+json with a stable code; every join decision is one audit log line.
@@ -77,48 +60,44 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   const { logger, metrics } = options;
   const readiness = createReadiness([storageReadiness(options.join.storage), ...options.readiness], options.join.now);
 
-  /** Best effort: the certificate is issued either way; an inventory failure is logged, not fatal. */
-  async function recordInventory(request: Awaited<ReturnType<typeof parseJoinRequest>>, response: Awaited<ReturnType<typeof decideJoin>>): Promise<void> {
-    const { storage, now } = options.join;
-    const id = response.identity;
-    const facts = { ...id, nodeName: request.nodeName, apps: request.apps ?? [], tokenName: request.tokenName, agentVersion: request.agentVersion, notAfter: new Date(response.notAfter) };
-    try {
-      const { key, recorded } = await recordJoin(storage, facts, now(), options.inventory);
-      if (!recorded) logger.warn('inventory full for this ServiceAccount: the pod is not recorded', { agent: key, serviceAccount: `${id.namespace}:${id.serviceAccount}`, max: options.inventory.maxPerServiceAccount });
-    } catch (err) {
-      logger.warn('inventory update failed', { agent: `${id.namespace}/${id.podName}`, error: (err as Error).message });
-    }
-  }
-
-  async function handleJoin(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
-    const audit: JoinAudit = { tokenName: '' };
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  /** Rate limit and parse, then decideJoin; a refusal before decideJoin has an audit of its own. */
+  async function decide(req: IncomingMessage): Promise<JoinDecision> {
     try {
       const admission = options.rateLimiter.admit(req.socket.remoteAddress ?? 'unknown');
       if (!admission.ok) {
         throw new ProblemError('rate_limited', 429, 'too many joins; retry after the time in Retry-After', { retryAfterSeconds: Math.max(1, Math.ceil(admission.retryAfterMs / 1000)) });
       }
-      const request = await parseJoinRequest(req);
-      audit.tokenName = request.tokenName;
-      const response = await decideJoin(options.join, request, audit);
-      await recordInventory(request, response);
-      sendJson(res, 200, response);
-      metrics.joins.inc({ result: 'success', code: '' });
-      metrics.joinDuration.observe({ result: 'success' }, seconds());
-      logger.info('join', { result: 'success', remote: req.socket.remoteAddress, agentVersion: request.agentVersion, ...audit });
+      return await decideJoin(options.join, await parseJoinRequest(req));
     } catch (err) {
-      const problem = problemOf(err, () => JOIN_STORAGE_DETAIL);
-      sendProblem(res, problem);
-      const result = problem.status >= 500 ? 'error' : 'rejected';
-      metrics.joins.inc({ result, code: problem.code });
-      metrics.joinDuration.observe({ result }, seconds());
-      const fields = { result, code: problem.code, reason: problem.message, remote: req.socket.remoteAddress, ...audit };
-      if (problem.status >= 500) {
-        const cause = (problem.cause ?? err) as Error;
-        logger.error('join', { ...fields, error: cause instanceof KubeJoinError ? cause.message : cause?.stack ?? String(cause) });
-      } else logger.warn('join', fields);
+      return { outcome: 'refused', problem: problemOf(err, () => JOIN_STORAGE_DETAIL), audit: { tokenName: '' } };
     }
+  }
+
+  /** Serialises a decision, counts it, and writes its one audit line. */
+  async function handleJoin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const decision = await decide(req);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const remote = req.socket.remoteAddress;
+    if (decision.outcome === 'issued') {
+      sendJson(res, 200, decision.response);
+      metrics.joins.inc({ result: 'success', code: '' });
+      metrics.joinDuration.observe({ result: 'success' }, seconds);
+      logger.info('join', { result: 'success', remote, ...decision.audit });
+      if (decision.audit.inventory !== 'recorded') logger.warn('inventory not updated for this join', { ...decision.audit, remote });
+      return;
+    }
+    const { problem, audit } = decision;
+    sendProblem(res, problem);
+    const result = problem.status >= 500 ? 'error' : 'rejected';
+    metrics.joins.inc({ result, code: problem.code });
+    metrics.joinDuration.observe({ result }, seconds);
+    // As on agent lines: `reason` is the problem code (the metrics label `code`), `detail` its text.
+    const fields = { result, reason: problem.code, detail: problem.message, remote, ...audit };
+    if (problem.status >= 500) {
+      const cause = problem.cause as Error | undefined;
+      logger.error('join', { ...fields, error: cause instanceof KubeJoinError ? cause.message : cause?.stack ?? String(cause) });
+    } else logger.warn('join', fields);
   }
 
   // Client certificates are asked for but not required: agents join without one; the admin API checks

@@ -3,13 +3,13 @@ import type { Logger } from '../common/logger.ts';
 import { ConfigError, errorLogFields } from '../common/errors.ts';
 import { createKubeClient, loadInClusterConfig, loadKubeconfig, IN_CLUSTER_DIR, type KubeClient, type KubeConnection } from '../kube/index.ts';
 import { spkiPin } from '../common/crypto.ts';
-import { createCa, issueServingCert, loadCa, type CertificateAuthority } from './ca.ts';
+import { issueServingCert, type CertificateAuthority } from './ca.ts';
+import { loadOrCreateCa, readKeyEncryptionKey } from './ca-bootstrap.ts';
 import { join } from 'node:path';
 import { makeDirs, writeFileAtomic } from '../common/fs.ts';
 import type { Listening } from '../common/listen.ts';
 import { ensureAdminIdentity } from './admin-identity.ts';
 import { stateDirError } from './errors.ts';
-import { decryptCaKey, encryptCaKey, parseKeyEncryptionKey } from './ca-key-encryption.ts';
 import { isRecordLive } from './inventory.ts';
 import { createJoinRateLimiter } from './rate-limit.ts';
 import { tokenReviewReadiness } from './readiness.ts';
@@ -25,6 +25,7 @@ import { createInClusterValidator } from './validators/in-cluster.ts';
 import { createOidcValidator } from './validators/oidc.ts';
 import type { ValidatorSet } from './validators/types.ts';
 import { AUTH_ADDRESS_FILE, stateDirPaths } from '../protocol/index.ts';
+import { formatHostPort } from '../common/host-port.ts';
 
 export interface AuthService {
   address: { host: string; port: number };
@@ -119,17 +120,6 @@ async function validatorsFor(config: ResolvedAuthConfig, deps: AuthDeps, kube: K
 
 const INVENTORY_SWEEP_MS = 60_000;
 
-async function readKek(path: string | undefined): Promise<Uint8Array | undefined> {
-  if (path === undefined) return undefined;
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError('caKeyEncryptionKeyFile', `--ca-key-encryption-key-file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  return parseKeyEncryptionKey(text, path);
-}
-
 /**
  * Drops inventory entries past their grace period. The agents gauge is not this sweep's: it is counted
  * from storage on scrape (createAuthMetrics), so it is fresh and the same on every replica.
@@ -152,15 +142,9 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
   let metricsServer: Listening | undefined;
   let kube: KubeClient | undefined;
   try {
-    const kek = await readKek(config.caKeyEncryptionKeyFile);
-    let stored = await storage.getCa();
-    if (stored === undefined) {
-      const fresh = await createCa(config.clusterName, deps.now());
-      stored = await storage.createCa(kek ? { ...fresh, keyPem: await encryptCaKey(fresh.keyPem, kek) } : fresh);
-      if (stored.certPem === fresh.certPem) deps.logger.info('created a new CA', { stateDir: config.stateDir, storage: config.storage.type, keyEncrypted: kek !== undefined });
-      else deps.logger.info('another replica created the CA first: using it', { storage: config.storage.type });
-    }
-    const ca = await loadCa({ certPem: stored.certPem, keyPem: await decryptCaKey(stored.keyPem, kek) });
+    const kek = await readKeyEncryptionKey(config.caKeyEncryptionKeyFile);
+    const where = { stateDir: config.stateDir, storage: config.storage.type };
+    const ca = await loadOrCreateCa(storage, { clusterName: config.clusterName, kek, now: deps.now(), logger: deps.logger, where });
     const admin = await ensureAdminIdentity(config.stateDir, ca, deps.now()).catch((err: unknown) => {
       throw stateDirError(config.stateDir, 'cannot be written (the admin identity)', err);
     });
@@ -175,18 +159,17 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       tls,
       logger: deps.logger,
       metrics,
-      join: { storage, validators, ca, clusterName: config.clusterName, certTtlMs: config.certTtlMs, maxCertTtlMs: config.maxCertTtlMs, now: deps.now },
+      join: { storage, validators, ca, clusterName: config.clusterName, certTtlMs: config.certTtlMs, maxCertTtlMs: config.maxCertTtlMs, now: deps.now, inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount } },
       rateLimiter: createJoinRateLimiter({
         perSource: { perSecond: config.joinRate.perSource, burst: 2 * config.joinRate.perSource },
         global: { perSecond: config.joinRate.global, burst: 2 * config.joinRate.global },
         now: deps.now,
       }),
-      inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount },
       readiness: kube ? [tokenReviewReadiness(kube, config.clusterName)] : [],
     });
     metricsServer = config.metricsListen === undefined ? undefined : await startMetricsServer(config.metricsListen, metrics.registry);
     const local = ['0.0.0.0', '::'].includes(server.address.host) ? '127.0.0.1' : server.address.host;
-    await writeFileAtomic(stateDirPaths(config.stateDir).authAddress, `${local.includes(':') ? `[${local}]` : local}:${server.address.port}\n`, 0o644).catch((err: unknown) => {
+    await writeFileAtomic(stateDirPaths(config.stateDir).authAddress, `${formatHostPort(local, server.address.port)}\n`, 0o644).catch((err: unknown) => {
       throw stateDirError(config.stateDir, `cannot be written (${AUTH_ADDRESS_FILE})`, err);
     });
     await sweepInventory(storage, deps.now(), deps.logger);
@@ -195,8 +178,8 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     }, INVENTORY_SWEEP_MS);
     sweeper.unref();
     const caPin = spkiPin(ca.cert);
-    const metricsAddr = metricsServer === undefined ? 'off' : `${metricsServer.address.host}:${metricsServer.address.port}`;
-    deps.logger.info('auth service listening', { addr: `${server.address.host}:${server.address.port}`, port: server.address.port, metricsAddr, caPin, clusterName: config.clusterName });
+    const metricsAddr = metricsServer === undefined ? 'off' : formatHostPort(metricsServer.address.host, metricsServer.address.port);
+    deps.logger.info('auth service listening', { addr: formatHostPort(server.address.host, server.address.port), port: server.address.port, metricsAddr, caPin, clusterName: config.clusterName });
     const running = server;
     const runningMetrics = metricsServer;
     const runningKube = kube;

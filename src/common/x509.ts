@@ -21,3 +21,4 @@ export {
   X509Certificate,
   X509CertificateGenerator,
 } from '@peculiar/x509';
+export type { JsonName } from '@peculiar/x509';

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint, type JSONWebKeySet, type CryptoKey as JoseKey } from 'jose';
 import { writeFileAtomic } from '../common/fs.ts';
 import { listen, type Listening } from '../common/listen.ts';
+import { formatHostPort } from '../common/host-port.ts';
 
 /** The pod a token is bound to, as the kubelet's projected token names it. */
 export interface PodBinding {
@@ -76,7 +77,7 @@ export async function createTokenIssuer(options: { serve?: { host: string; port:
     });
     listening = await listen(server, options.serve.host, options.serve.port);
     const { host, port } = listening.address;
-    issuerUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    issuerUrl = `http://${formatHostPort(host, port)}`;
   }
 
   // As in a cluster, a rotated token of the same pod carries the same UIDs: the auth keys records by them.

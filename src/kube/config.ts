@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { KubeConfigError } from './errors.ts';
 import { IN_CLUSTER_DIR, isInCluster } from './in-cluster-env.ts';
+import { formatHostPort } from '../common/host-port.ts';
 
 export { IN_CLUSTER_DIR, isInCluster };
 
@@ -42,9 +43,6 @@ function tokenFileReader(path: string, what: string): () => Promise<string> {
   };
 }
 
-function hostPort(host: string, port: string): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
 
 
 /**
@@ -60,7 +58,7 @@ export async function loadInClusterConfig(options: { env: Record<string, string 
   if (!host || !port) throw new KubeConfigError('not running in a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set); give --kubeconfig');
   const caPem = await readText(resolve(dir, 'ca.crt'), 'in-cluster CA file');
   return {
-    server: `https://${hostPort(host, port)}`,
+    server: `https://${formatHostPort(host, port)}`,
     caPem,
     insecureSkipTlsVerify: false,
     tlsServerName: undefined,

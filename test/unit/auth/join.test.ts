@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decideJoin, type JoinAudit, type JoinContext } from '../../../src/auth/join.ts';
-import { ProblemError } from '../../../src/auth/errors.ts';
+import { ProblemError, StorageError } from '../../../src/auth/errors.ts';
 import { openFileStorage } from '../../../src/auth/storage/file.ts';
 import type { AuthStorage } from '../../../src/auth/storage/types.ts';
 import { parseProvisionToken } from '../../../src/auth/tokens.ts';
@@ -11,7 +11,7 @@ import { createStaticJwksValidator } from '../../../src/auth/validators/static-j
 import { createCsrPem, generateKey } from '../../../src/agent/keys.ts';
 import { SubjectAlternativeNameExtension, X509Certificate } from '../../../src/common/x509.ts';
 import { createTokenIssuer, type TokenIssuer } from '../../../src/issuer/index.ts';
-import { AGENT_VERSION, type JoinRequest } from '../../../src/protocol/index.ts';
+import { AGENT_VERSION, type JoinRequest, type JoinResponse } from '../../../src/protocol/index.ts';
 import { testCa } from '../../support/pki.ts';
 
 const CLUSTER = 'join-unit';
@@ -29,7 +29,7 @@ describe('decideJoin: the host is the pod the token proves', () => {
     storage = await openFileStorage(join(dir, 'state'), { serve: true, now: () => Date.now() });
     const yaml = `kind: token\nversion: v2\nmetadata: { name: t }\nspec:\n  roles: [App]\n  join_method: kubernetes\n  kubernetes:\n    type: static_jwks\n    allow: [{ service_account: "apps:billing" }]\n    static_jwks:\n      jwks: '${JSON.stringify(issuer.jwks())}'\n`;
     await storage.putToken(parseProvisionToken(yaml, Date.now()), { overwrite: false });
-    ctx = { storage, validators: { static_jwks: createStaticJwksValidator({ audience: CLUSTER }) }, ca: await testCa(CLUSTER), clusterName: CLUSTER, certTtlMs: 3_600_000, maxCertTtlMs: 3_600_000, now: () => Date.now() };
+    ctx = { storage, validators: { static_jwks: createStaticJwksValidator({ audience: CLUSTER }) }, ca: await testCa(CLUSTER), clusterName: CLUSTER, certTtlMs: 3_600_000, maxCertTtlMs: 3_600_000, now: () => Date.now(), inventory: { graceMs: 3_600_000, maxPerServiceAccount: 10 } };
   });
   after(async () => {
     await storage?.close();
@@ -37,22 +37,37 @@ describe('decideJoin: the host is the pod the token proves', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** The response of a join that must be issued. */
+  async function issued(req: JoinRequest): Promise<{ response: JoinResponse; audit: JoinAudit }> {
+    const decision = await decideJoin(ctx, req);
+    assert.equal(decision.outcome, 'issued', decision.outcome === 'refused' ? decision.problem.message : '');
+    return decision as { response: JoinResponse; audit: JoinAudit };
+  }
+
+  /** The problem of a join that must be refused, and its audit. */
+  async function refused(req: JoinRequest): Promise<{ problem: ProblemError; audit: JoinAudit }> {
+    const decision = await decideJoin(ctx, req);
+    assert.equal(decision.outcome, 'refused');
+    return decision as { problem: ProblemError; audit: JoinAudit };
+  }
+
   async function request(extra: Partial<JoinRequest> = {}): Promise<JoinRequest> {
     return { tokenName: 't', joinMethod: 'kubernetes', kubernetesToken: await issuer.mint(POD), csr: await createCsrPem(await generateKey('ecdsa-p256'), 'localhost'), agentVersion: AGENT_VERSION, ...extra };
   }
 
   it('takes CN and hostId from the token\'s pod, whatever the CSR subject says, and no DNS or IP SAN', async () => {
-    const audit: JoinAudit = { tokenName: 't' };
-    const response = await decideJoin(ctx, await request(), audit);
+    const { response, audit } = await issued(await request());
     assert.deepEqual(response.identity, { hostId: POD.podName, namespace: 'apps', serviceAccount: 'billing', podName: POD.podName, podUid: POD.podUid, roles: ['App'], spiffeId: `spiffe://${CLUSTER}/ns/apps/sa/billing` });
     const leaf = new X509Certificate(response.certificateChain);
     assert.equal(leaf.subject, `CN=${POD.podName}, O=${CLUSTER}, OU=App`);
     assert.deepEqual(leaf.getExtension(SubjectAlternativeNameExtension)?.names.toJSON(), [{ type: 'url', value: `spiffe://${CLUSTER}/ns/apps/sa/billing` }]);
     assert.equal(audit.hostId, POD.podName);
+    assert.equal(audit.inventory, 'recorded');
+    assert.deepEqual((await storage.listAgentsOf('apps', 'billing')).map((e) => e.key), [`apps/${POD.podName}/${POD.podUid}`]);
   });
 
   it('accepts a hostId that names the token\'s pod (older agents send it)', async () => {
-    const response = await decideJoin(ctx, await request({ hostId: POD.podName }), { tokenName: 't' });
+    const { response } = await issued(await request({ hostId: POD.podName }));
     assert.equal(response.identity.hostId, POD.podName);
   });
 
@@ -62,21 +77,46 @@ describe('decideJoin: the host is the pod the token proves', () => {
     ['an empty pod UID', { podUid: '' }, "the ServiceAccount token's pod UID is not a valid Kubernetes UID"],
   ] as const) {
     it(`refuses a signed token with ${what}: kube_token_invalid, nothing signed`, async () => {
-      const audit: JoinAudit = { tokenName: 't' };
-      await assert.rejects(decideJoin(ctx, await request({ kubernetesToken: await issuer.mint({ ...POD, ...pod }) }), audit), { code: 'kube_token_invalid', message });
+      const { problem, audit } = await refused(await request({ kubernetesToken: await issuer.mint({ ...POD, ...pod }) }));
+      assert.deepEqual([problem.code, problem.message], ['kube_token_invalid', message]);
       assert.equal(audit.serial, undefined);
     });
   }
 
   it('refuses a hostId that names another host with host_id_mismatch, before anything is signed', async () => {
-    const audit: JoinAudit = { tokenName: 't' };
-    await assert.rejects(decideJoin(ctx, await request({ hostId: 'localhost' }), audit), (err: unknown) => {
-      assert.ok(err instanceof ProblemError);
-      assert.equal(err.code, 'host_id_mismatch');
-      assert.equal(err.status, 403);
-      assert.equal(err.message, `hostId "localhost" is not the pod the ServiceAccount token is bound to ("${POD.podName}"); the host ID comes from the token, so leave it out`);
-      return true;
-    });
+    const { problem: err, audit } = await refused(await request({ hostId: 'localhost' }));
+    assert.equal(err.code, 'host_id_mismatch');
+    assert.equal(err.status, 403);
+    assert.equal(err.message, `hostId "localhost" is not the pod the ServiceAccount token is bound to ("${POD.podName}"); the host ID comes from the token, so leave it out`);
     assert.equal(audit.serial, undefined, 'no certificate was signed');
+  });
+
+  it('checks in the documented order: each request fails only the first check it breaks', async () => {
+    const badCsr = '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----';
+    const forged = 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln';
+    const cases: [string, Partial<JoinRequest>, string][] = [
+      ['unknown provision token, forged JWT, bad CSR', { tokenName: 'nope', kubernetesToken: forged, csr: badCsr }, 'token_not_found'],
+      ['wrong join method, forged JWT', { joinMethod: 'token', kubernetesToken: forged }, 'join_method_mismatch'],
+      ['forged JWT, roles not granted, bad CSR', { kubernetesToken: forged, roles: ['Admin'], csr: badCsr }, 'kube_token_invalid'],
+      ['ServiceAccount not allowed, roles not granted', { kubernetesToken: await issuer.mint({ ...POD, serviceAccount: 'other' }), roles: ['Admin'] }, 'service_account_not_allowed'],
+      ['roles not granted, foreign hostId, bad CSR', { roles: ['Admin'], hostId: 'localhost', csr: badCsr }, 'roles_not_allowed'],
+      ['foreign hostId, bad CSR', { hostId: 'localhost', csr: badCsr }, 'host_id_mismatch'],
+      ['bad CSR alone', { csr: badCsr }, 'csr_invalid'],
+    ];
+    for (const [what, extra, code] of cases) assert.equal((await refused(await request(extra))).problem.code, code, what);
+  });
+
+  it('issues past the ServiceAccount\'s inventory cap, and says in the audit that the pod was not recorded', async () => {
+    const full = { ...ctx, inventory: { graceMs: 3_600_000, maxPerServiceAccount: 1 } };
+    const other = await decideJoin(full, await request({ kubernetesToken: await issuer.mint({ ...POD, podName: 'billing-other', podUid: 'uid-other' }) }));
+    assert.equal(other.outcome, 'issued');
+    assert.equal(other.audit.inventory, 'full');
+  });
+
+  it('answers a storage failure with 503 storage_unavailable, telling the agent nothing about the storage', async () => {
+    const broken = { ...ctx, storage: { ...storage, getToken: async () => { throw new StorageError('state directory /x is read-only (EROFS)'); } } };
+    const decision = await decideJoin(broken, await request());
+    assert.equal(decision.outcome, 'refused');
+    assert.deepEqual(decision.outcome === 'refused' && [decision.problem.code, decision.problem.status, decision.problem.message], ['storage_unavailable', 503, 'the auth service cannot use its storage right now; retry later (its log says why)']);
   });
 });
