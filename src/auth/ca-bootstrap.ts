@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.ts';
 import { createCa, loadCa, type CertificateAuthority } from './ca.ts';
 import { decryptCaKey, encryptCaKey, parseKeyEncryptionKey } from './ca-key-encryption.ts';
 import type { AuthStorage } from './storage/types.ts';
+import { readFailure } from '../common/read-file.ts';
 
 /** The key-encryption key of --ca-key-encryption-key-file, or undefined when none is given. */
 export async function readKeyEncryptionKey(path: string | undefined): Promise<Uint8Array | undefined> {
@@ -12,7 +13,7 @@ export async function readKeyEncryptionKey(path: string | undefined): Promise<Ui
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new ConfigError('caKeyEncryptionKeyFile', `--ca-key-encryption-key-file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError('caKeyEncryptionKeyFile', readFailure('--ca-key-encryption-key-file', path, err));
   }
   return parseKeyEncryptionKey(text, path);
 }

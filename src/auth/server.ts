@@ -16,6 +16,7 @@ import type { AuthMetrics } from './metrics.ts';
 import { handleAdmin } from './admin-api.ts';
 import type { JoinRateLimiter } from './rate-limit.ts';
 import { createReadiness, storageReadiness, type ReadinessCheck } from './readiness.ts';
+import { firstIssueText, userIssueMessages } from '../common/document-errors.ts';
 
 export interface AuthServerOptions {
   host: string;
@@ -42,12 +43,8 @@ async function parseJoinRequest(req: IncomingMessage) {
   } catch {
     throw new ProblemError('bad_request', 400, 'join request body is not valid JSON');
   }
-  const parsed = JoinRequestSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.join('.') || '(body)';
-    throw new ProblemError('bad_request', 400, `join request field ${where}: ${issue?.message ?? 'invalid'}`);
-  }
+  const parsed = JoinRequestSchema.safeParse(json, { error: userIssueMessages });
+  if (!parsed.success) throw new ProblemError('bad_request', 400, `join request ${parsed.error.issues[0]?.path.length ? 'field ' : ''}${firstIssueText(parsed.error)}`);
   return parsed.data;
 }
 

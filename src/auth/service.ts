@@ -26,6 +26,7 @@ import { createOidcValidator } from './validators/oidc.ts';
 import type { ValidatorSet } from './validators/types.ts';
 import { AUTH_ADDRESS_FILE, stateDirPaths } from '../protocol/index.ts';
 import { formatHostPort } from '../common/host-port.ts';
+import { readFailure } from '../common/read-file.ts';
 
 export interface AuthService {
   address: { host: string; port: number };
@@ -111,7 +112,7 @@ async function validatorsFor(config: ResolvedAuthConfig, deps: AuthDeps, kube: K
     try {
       caPem = await readFile(config.oidc.caFile, 'utf8');
     } catch (err) {
-      throw new ConfigError('oidcCaFile', `--oidc-ca-file ${config.oidc.caFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError('oidcCaFile', readFailure('--oidc-ca-file', config.oidc.caFile, err));
     }
   }
   validators.oidc = createOidcValidator({ audience: config.clusterName, caPem, timeoutMs: config.oidc.timeoutMs, jwksCooldownMs: config.oidc.jwksCooldownMs, now: deps.now });

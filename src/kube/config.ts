@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { KubeConfigError } from './errors.ts';
 import { IN_CLUSTER_DIR, isInCluster } from './in-cluster-env.ts';
 import { formatHostPort } from '../common/host-port.ts';
+import { readFailure } from '../common/read-file.ts';
 
 export { IN_CLUSTER_DIR, isInCluster };
 
@@ -30,7 +31,7 @@ async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new KubeConfigError(`${what} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err);
+    throw new KubeConfigError(readFailure(what, path, err), err);
   }
 }
 
