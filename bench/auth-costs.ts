@@ -4,7 +4,7 @@ import { createCsrPem, generateKey } from '../src/agent/keys.ts';
 import { createCa, createStaticJwksValidator, decideJoin, issueLeaf, loadCa, openFileStorage } from '../src/auth/index.ts';
 import { AuthorityKeyIdentifierExtension, Pkcs10CertificateRequest, SubjectKeyIdentifierExtension } from '../src/common/x509.ts';
 import { AGENT_VERSION, JoinRequestSchema } from '../src/protocol/index.ts';
-import type { TokenIssuer } from '../src/issuer/index.ts';
+import type { TokenIssuer } from '../src/demo/index.ts';
 import { CLUSTER, createProvisionToken, mintFor, TOKEN_NAME } from './lib/env.ts';
 
 export interface Cost {

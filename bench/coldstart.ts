@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TokenIssuer } from '../src/issuer/index.ts';
+import type { TokenIssuer } from '../src/demo/index.ts';
 import { CLUSTER, mintFor, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
 import { MAIN_JS, NODE, REPO, runTimed } from './lib/proc.ts';
 import { summarize, type Summary } from './lib/stats.ts';

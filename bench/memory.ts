@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TokenIssuer } from '../src/issuer/index.ts';
+import type { TokenIssuer } from '../src/demo/index.ts';
 import { CLUSTER, mintFor, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
 import { LogTail, MAIN_JS, rssBytes, sleep, spawnLogged, waitForLog } from './lib/proc.ts';
 

@@ -2,7 +2,7 @@ import { Agent, request } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { createCsrPem, generateKey } from '../src/agent/keys.ts';
 import { AGENT_VERSION, JOIN_PATH } from '../src/protocol/index.ts';
-import type { TokenIssuer } from '../src/issuer/index.ts';
+import type { TokenIssuer } from '../src/demo/index.ts';
 import { mintFor, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
 import { cpuSeconds, sleep } from './lib/proc.ts';
 import { percentile } from './lib/stats.ts';

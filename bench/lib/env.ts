@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openFileStorage, parseProvisionToken } from '../../src/auth/index.ts';
-import { createTokenIssuer, type TokenIssuer } from '../../src/issuer/index.ts';
+import { createTokenIssuer, type TokenIssuer } from '../../src/demo/index.ts';
 import { MAIN_JS, spawnLogged, waitForLog, type Child } from './proc.ts';
 
 export const CLUSTER = 'bench';

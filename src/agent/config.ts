@@ -1,5 +1,5 @@
 import { ConfigError } from '../common/errors.ts';
-import { envNameOf, parseHostPort, resolveOptions, type HostPort, type OptionSources } from '../common/options.ts';
+import { envNameOf, parseHostPort, resolveOptions, type HostPort, type OptionSources } from '../config/options.ts';
 
 export type { HostPort };
 import { AGENT_OPTIONS, LEGACY_TOKEN_PATH, PROJECTED_TOKEN_PATH } from './options.ts';

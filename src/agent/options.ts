@@ -1,5 +1,5 @@
 // The agent's option table on its own, so that the CLI can register flags without loading the agent.
-import type { OptionSpec } from '../common/options.ts';
+import type { OptionSpec } from '../config/options.ts';
 import { LOG_OPTIONS } from '../common/logger.ts';
 
 /** Where the agent looks for the ServiceAccount token when neither flag nor environment names a path. */

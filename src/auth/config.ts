@@ -1,5 +1,5 @@
 import { ConfigError } from '../common/errors.ts';
-import { parseHostPort, resolveOptions, type OptionSources } from '../common/options.ts';
+import { parseHostPort, resolveOptions, type OptionSources } from '../config/options.ts';
 import { AUTH_OPTIONS } from './options.ts';
 import { resolveLogSettings, type LogFormat, type LogLevel } from '../common/logger.ts';
 import { isInCluster } from '../kube/in-cluster-env.ts';

@@ -4,7 +4,7 @@ import { registerBuildInfo } from '../common/build-info.ts';
 import { errorLogFields } from '../common/errors.ts';
 import { listen, type Listening } from '../common/listen.ts';
 import type { Logger } from '../common/logger.ts';
-import type { HostPort } from '../common/options.ts';
+import type { HostPort } from '../config/options.ts';
 import { AGENT_VERSION } from '../protocol/version.ts';
 import { isRecordLive } from './inventory.ts';
 import { createScrapeCache } from './scrape-cache.ts';

@@ -1,5 +1,5 @@
 // The auth service's option table on its own, so that the CLI can register flags without loading the service.
-import type { OptionSpec } from '../common/options.ts';
+import type { OptionSpec } from '../config/options.ts';
 import { LOG_OPTIONS } from '../common/logger.ts';
 import { IN_CLUSTER_DIR } from '../kube/in-cluster-env.ts';
 import { DEFAULT_STATE_DIR } from '../protocol/admin.ts';

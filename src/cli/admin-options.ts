@@ -1,5 +1,5 @@
 // The admin commands' option table on its own, so that the CLI can register flags without loading the client.
-import { parseHostPort, resolveOptions, type OptionSources, type OptionSpec } from '../common/options.ts';
+import { parseHostPort, resolveOptions, type OptionSources, type OptionSpec } from '../config/options.ts';
 import { DEFAULT_STATE_DIR, stateDirPaths } from '../protocol/admin.ts';
 
 /**

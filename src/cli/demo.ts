@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { parseDurationOption } from '../common/options.ts';
+import { parseDurationOption } from '../config/options.ts';
 import { spawnKubeJoin, type KubeJoinProcess } from './process.ts';
 
 const EXAMPLE_TOKEN = fileURLToPath(new URL('../../examples/token.yaml', import.meta.url));
@@ -58,7 +58,7 @@ export function demoCommand(program: Command): void {
     .action(async (opts: { duration?: string; certTtl: string; keep?: boolean }) => {
       const durationMs = opts.duration === undefined ? undefined : parseDurationOption(opts.duration, 'duration', '--duration');
       const ttlMs = parseDurationOption(opts.certTtl, 'certTtl', '--cert-ttl');
-      const { createTokenIssuer } = await import('../issuer/index.ts');
+      const { createTokenIssuer } = await import('../demo/index.ts');
       const dir = await mkdtemp(join(tmpdir(), 'kube-join-demo-'));
       const children: KubeJoinProcess[] = [];
       let rotation: NodeJS.Timeout | undefined;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { logFieldsOf } from '../agent/errors.ts';
 import { errorLogFields } from '../common/errors.ts';
 import { createLogger, LOG_OPTIONS, resolveLogSettings, type LogFormat } from '../common/logger.ts';
-import { resolveOptions, type OptionSources } from '../common/options.ts';
+import { resolveOptions, type OptionSources } from '../config/options.ts';
 import { sourcesFrom } from './options.ts';
 
 /** `msg` of the line a long-running command logs for the error that ends it. */

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { ConfigError } from '../common/errors.ts';
 import { readFailure } from '../common/read-file.ts';
 import { yamlErrorText } from '../common/document-errors.ts';
-import { envNameOf, type OptionSpec, type OptionSources } from '../common/options.ts';
+import { envNameOf, type OptionSpec, type OptionSources } from '../config/options.ts';
 
 function attributeOf(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -3,7 +3,7 @@ import { formatTable } from './table.ts';
 import { ADMIN_LISTING_OPTIONS, ADMIN_OPTIONS, resolveAdminConfig, type ResolvedAdminConfig } from './admin-options.ts';
 import { formatJson, formatOutput } from './output.ts';
 import { addOptions, sourcesFrom } from './options.ts';
-import type { OptionSpec } from '../common/options.ts';
+import type { OptionSpec } from '../config/options.ts';
 import { readUserFile } from '../common/read-file.ts';
 
 /**

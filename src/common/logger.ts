@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type winston from 'winston';
 import { ConfigError } from './errors.ts';
-import type { OptionSpec, OptionValue } from './options.ts';
+import type { OptionSpec, OptionValue } from '../config/options.ts';
 
 export type Logger = winston.Logger;
 

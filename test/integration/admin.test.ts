@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import got from 'got';
 import { parse as parseYaml } from 'yaml';
-import { createTokenIssuer, type TokenIssuer, type MintOptions } from '../../src/issuer/index.ts';
+import { createTokenIssuer, type TokenIssuer, type MintOptions } from '../../src/demo/index.ts';
 import { kubeJoin, kubeJoinRun, startAuthProcess, tokenYaml, type AuthProcess } from '../support/kube-join.ts';
 
 const CLUSTER = 'admin-cluster';

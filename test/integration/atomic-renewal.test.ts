@@ -13,7 +13,7 @@ import { startAuthService, type AuthService } from '../../src/auth/service.ts';
 import { resolveAuthConfig } from '../../src/auth/config.ts';
 import { parseProvisionToken } from '../../src/auth/tokens.ts';
 import { silentLogger } from '../../src/common/logger.ts';
-import { createTokenIssuer, type TokenIssuer } from '../../src/issuer/index.ts';
+import { createTokenIssuer, type TokenIssuer } from '../../src/demo/index.ts';
 import { tokenYaml } from '../support/kube-join.ts';
 
 const READER = fileURLToPath(new URL('../support/set-reader.ts', import.meta.url));

@@ -14,7 +14,7 @@ import { AGENT_OPTIONS, PROJECTED_TOKEN_PATH } from '../../src/agent/options.ts'
 import { resolveAuthConfig } from '../../src/auth/config.ts';
 import { AUTH_OPTIONS } from '../../src/auth/options.ts';
 import { parseProvisionToken } from '../../src/auth/tokens.ts';
-import type { OptionSpec } from '../../src/common/options.ts';
+import type { OptionSpec } from '../../src/config/options.ts';
 import { HelmError, REPO_ROOT, findOne, lintChart, renderChart, renderNotes, seedValues, type Manifest, type Values } from '../support/helm.ts';
 
 const AGENT = 'kube-join-agent';

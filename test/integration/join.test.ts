@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import got from 'got';
-import { createTokenIssuer, type TokenIssuer, type MintOptions } from '../../src/issuer/index.ts';
+import { createTokenIssuer, type TokenIssuer, type MintOptions } from '../../src/demo/index.ts';
 import { X509Certificate, SubjectAlternativeNameExtension } from '../../src/common/x509.ts';
 import { decodeRoles, issueServingCert } from '../../src/auth/ca.ts';
 import { testCa } from '../support/pki.ts';

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTokenIssuer, type TokenIssuer } from '../../src/issuer/index.ts';
+import { createTokenIssuer, type TokenIssuer } from '../../src/demo/index.ts';
 import { DIST_MAIN, kubeJoinRun, startAuthProcess, tokenYaml, type AuthProcess } from '../support/kube-join.ts';
 
 const CLUSTER = 'notify-cluster';

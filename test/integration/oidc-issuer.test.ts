@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createOidcValidator } from '../../src/auth/validators/oidc.ts';
 import { parseProvisionToken, type ProvisionToken } from '../../src/auth/tokens.ts';
 import { ProblemError } from '../../src/auth/errors.ts';
-import { createTokenIssuer, type TokenIssuer } from '../../src/issuer/index.ts';
+import { createTokenIssuer, type TokenIssuer } from '../../src/demo/index.ts';
 import { tokenYaml } from '../support/kube-join.ts';
 
 const AUDIENCE = 'oidc-cluster';

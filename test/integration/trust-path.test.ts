@@ -4,7 +4,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import got from 'got';
-import { createTokenIssuer, type MintOptions, type TokenIssuer } from '../../src/issuer/index.ts';
+import { createTokenIssuer, type MintOptions, type TokenIssuer } from '../../src/demo/index.ts';
 import { createCsrPem, generateKey } from '../../src/agent/keys.ts';
 import { issueServingCert } from '../../src/auth/ca.ts';
 import { AGENT_VERSION, JOIN_PATH } from '../../src/protocol/index.ts';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import got, { type Response } from 'got';
 import { sharedKubeCluster, type KubeCluster } from './harness.ts';
 import { kubeJoin, kubeJoinRun, startAuthProcess, tokenYaml, type AuthProcess } from '../support/kube-join.ts';
-import { createTokenIssuer, type MintOptions, type TokenIssuer } from '../../src/issuer/index.ts';
+import { createTokenIssuer, type MintOptions, type TokenIssuer } from '../../src/demo/index.ts';
 import { createCsrPem, generateKey } from '../../src/agent/keys.ts';
 import {
   agentObjectName,

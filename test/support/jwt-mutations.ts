@@ -2,7 +2,7 @@ import { createHmac, createPublicKey, generateKeyPairSync, sign, type KeyObject 
 import fc from 'fast-check';
 import type { JSONWebKeySet, JWK } from 'jose';
 import { parseProvisionToken, type ProvisionToken } from '../../src/auth/tokens.ts';
-import { createTokenIssuer, type MintOptions, type TokenIssuer } from '../../src/issuer/index.ts';
+import { createTokenIssuer, type MintOptions, type TokenIssuer } from '../../src/demo/index.ts';
 import { tokenYaml } from './kube-join.ts';
 
 /** The codes a validator may refuse a ServiceAccount token with. */

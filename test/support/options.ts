@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/common/errors.ts';
-import type { OptionSpec } from '../../src/common/options.ts';
+import type { OptionSpec } from '../../src/config/options.ts';
 
 /** One option of every kind, for the option engine's tests. */
 export const TABLE: readonly OptionSpec[] = [

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { AGENT_OPTIONS } from '../../src/agent/options.ts';
 import { AUTH_OPTIONS } from '../../src/auth/options.ts';
 import { ADMIN_LISTING_OPTIONS } from '../../src/cli/admin-options.ts';
-import { envNameOf, type OptionSpec } from '../../src/common/options.ts';
+import { envNameOf, type OptionSpec } from '../../src/config/options.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 

@@ -10,7 +10,7 @@ import { parseProvisionToken } from '../../../src/auth/tokens.ts';
 import { createStaticJwksValidator } from '../../../src/auth/validators/static-jwks.ts';
 import { createCsrPem, generateKey } from '../../../src/agent/keys.ts';
 import { SubjectAlternativeNameExtension, X509Certificate } from '../../../src/common/x509.ts';
-import { createTokenIssuer, type TokenIssuer } from '../../../src/issuer/index.ts';
+import { createTokenIssuer, type TokenIssuer } from '../../../src/demo/index.ts';
 import { AGENT_VERSION, type JoinRequest, type JoinResponse } from '../../../src/protocol/index.ts';
 import { testCa } from '../../support/pki.ts';
 

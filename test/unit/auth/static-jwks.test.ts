@@ -3,7 +3,7 @@ import { SignJWT, generateKeyPair, exportJWK } from 'jose';
 import { createStaticJwksValidator } from '../../../src/auth/validators/static-jwks.ts';
 import { parseProvisionToken, type ProvisionToken } from '../../../src/auth/tokens.ts';
 import { ProblemError } from '../../../src/auth/errors.ts';
-import { createTokenIssuer, type TokenIssuer } from '../../../src/issuer/index.ts';
+import { createTokenIssuer, type TokenIssuer } from '../../../src/demo/index.ts';
 
 const AUDIENCE = 'test-cluster';
 const NOW = Math.floor(Date.now() / 1000);

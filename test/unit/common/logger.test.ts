@@ -7,7 +7,7 @@ import { AUTH_OPTIONS } from '../../../src/auth/options.ts';
 import { resolveAuthConfig } from '../../../src/auth/config.ts';
 import { ConfigError } from '../../../src/common/errors.ts';
 import { createLogger, LOG_OPTIONS, resolveLogSettings, type LogFormat } from '../../../src/common/logger.ts';
-import { resolveOptions } from '../../../src/common/options.ts';
+import { resolveOptions } from '../../../src/config/options.ts';
 
 const NOW = '2026-12-01T20:00:00.000Z';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { envNameOf, resolveOptions, type OptionSpec } from '../../../src/common/options.ts';
+import { envNameOf, resolveOptions, type OptionSpec } from '../../../src/config/options.ts';
 import { assertConfigError, TABLE } from '../../support/options.ts';
 
 describe('option engine (resolveOptions)', () => {

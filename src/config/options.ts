@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../common/errors.ts';
 import { DurationUnitError, parseDurationMs } from './duration.ts';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { parseDurationMs } from '../../../src/common/duration.ts';
-import { parseDurationOption, resolveOptions } from '../../../src/common/options.ts';
+import { parseDurationMs } from '../../../src/config/duration.ts';
+import { parseDurationOption, resolveOptions } from '../../../src/config/options.ts';
 import { AGENT_OPTIONS } from '../../../src/agent/options.ts';
 import { AUTH_OPTIONS } from '../../../src/auth/options.ts';
 import { assertConfigError, TABLE } from '../../support/options.ts';
