@@ -92,7 +92,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     // As on agent lines: `reason` is the problem code (the metrics label `code`), `detail` its text.
     const fields = { result, reason: problem.code, detail: problem.message, remote, ...audit };
     if (problem.status >= 500) {
-      const cause = problem.cause as Error | undefined;
+      const cause = (problem.cause ?? problem) as Error;
       logger.error('join', { ...fields, error: cause instanceof KubeJoinError ? cause.message : cause?.stack ?? String(cause) });
     } else logger.warn('join', fields);
   }
