@@ -92,7 +92,7 @@ export function createAgent(config: ResolvedAgentConfig, deps: AgentDeps): Agent
     try {
       const held = await pRetry(async () => {
         keyed ??= await newKeyed(config);
-        return joinAttempt(config, attemptDeps, keyed, signal, state.held === undefined ? 'first' : 'renewal');
+        return joinAttempt(config, attemptDeps, keyed, signal, state.held);
       }, {
         retries: Number.POSITIVE_INFINITY,
         // p-retry counts attempts and stops on shouldRetry; the wait itself is planRetry's full-jitter

@@ -8,6 +8,7 @@ import type { JoinClient } from './join-client.ts';
 import { createCsrPem, generateKey, type KeyMaterial } from './keys.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { notifyApp } from './notify.ts';
+import { isExpired } from './renew.ts';
 import { readServiceAccountToken } from './token.ts';
 import { writeCredentialSet, type WriterFs } from './writer.ts';
 
@@ -53,16 +54,19 @@ export function joinRequestOf(config: ResolvedAgentConfig, token: string, csr: s
  * One join attempt, start to end: re-read the token (the kubelet rotates it), join, check what was
  * issued against the key before touching disk, write the set atomically, tell the app. Returns what
  * is now held; throws an agent error (the retry table decides what follows). `signal` aborts the
- * request but not a write in progress. `kind` says which counter the attempt counts in: a first join
- * (nothing held yet) or a renewal.
+ * request but not a write in progress. `held` is what the agent holds now: nothing (a first join), or
+ * the set a renewal replaces.
  */
-export async function joinAttempt(config: ResolvedAgentConfig, deps: AttemptDeps, keyed: Keyed, signal: AbortSignal, kind: 'first' | 'renewal'): Promise<HeldCredential> {
+export async function joinAttempt(config: ResolvedAgentConfig, deps: AttemptDeps, keyed: Keyed, signal: AbortSignal, held: HeldCredential | undefined): Promise<HeldCredential> {
   const { clock, logger, metrics } = deps;
-  const counter = kind === 'first' ? metrics.firstJoins : metrics.renewals;
+  const counter = held === undefined ? metrics.firstJoins : metrics.renewals;
+  // While the held certificate is valid it is presented: the renewal is then by identity, which the
+  // provision token's expiry does not end (see decideJoin). An expired one would only fail TLS.
+  const clientTls = held !== undefined && !isExpired(held, clock.now()) ? held.tls : undefined;
   const started = clock.now();
   try {
     const { token, path } = await readServiceAccountToken(config.tokenPaths);
-    const response = await deps.joinClient.join(joinRequestOf(config, token, keyed.csr), signal);
+    const response = await deps.joinClient.join(joinRequestOf(config, token, keyed.csr), signal, clientTls);
     const { files, held } = await prepareCredentialSet(response, keyed.material, { now: clock.now(), group: config.group, writeBundle: config.writeBundle });
     await writeCredentialSet(config.outDir, files, { now: clock.now(), gid: config.group, ...(deps.writerFs ? { fs: deps.writerFs } : {}) });
     metrics.certExpiry.set(held.notAfter / 1000);

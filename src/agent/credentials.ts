@@ -23,6 +23,14 @@ export interface HeldCredential extends Validity {
   serial: string;
   roles: readonly string[];
   spiffeId: string;
+  /** Key and chain as PEM: presented as the client certificate of a renewal by identity. */
+  tls: ClientTls;
+}
+
+/** A client certificate for mutual TLS, as PEM. */
+export interface ClientTls {
+  keyPem: string;
+  certPem: string;
 }
 
 /** Contents of identity.json: what an app needs to know without parsing X.509. */
@@ -88,7 +96,7 @@ export async function prepareCredentialSet(
   if (options.writeBundle) files.push({ name: FILE_BUNDLE, data: keyPem + chainPem, mode: keyMode });
   return {
     files,
-    held: { ...validity, serial: leaf.serialNumber, roles: response.identity.roles, spiffeId: response.identity.spiffeId },
+    held: { ...validity, serial: leaf.serialNumber, roles: response.identity.roles, spiffeId: response.identity.spiffeId, tls: { keyPem, certPem: chainPem } },
   };
 }
 
@@ -123,6 +131,7 @@ export async function inspectExistingSet(dir: string, now: number): Promise<Exis
       serial: leaf.serialNumber,
       roles: identity.roles ?? [],
       spiffeId: identity.spiffeId ?? '',
+      tls: { keyPem: (set.get(FILE_KEY) as Buffer).toString('utf8'), certPem: (set.get(FILE_CERT) as Buffer).toString('utf8') },
     };
     return held.notAfter <= now ? { state: 'expired', held } : { state: 'valid', held };
   } catch (err) {

@@ -16,6 +16,7 @@ import { parseCertificates, toPemBundle } from '../common/pem.ts';
 import { spkiPin } from '../common/crypto.ts';
 import { SubjectAlternativeNameExtension, X509Certificate } from '../common/x509.ts';
 import type { HostPort, TrustConfig } from './config.ts';
+import type { ClientTls } from './credentials.ts';
 import {
   AuthIdentityError,
   AuthProtocolError,
@@ -50,8 +51,11 @@ export interface JoinClientOptions {
 }
 
 export interface JoinClient {
-  /** Joins once: verifies the server, sends the request, validates the answer. Throws an agent error. */
-  join(request: JoinRequest, signal?: AbortSignal): Promise<JoinResponse>;
+  /**
+   * Joins once: verifies the server, sends the request, validates the answer. Throws an agent error.
+   * With `clientTls` (the agent's still-valid certificate) the join is a renewal by identity.
+   */
+  join(request: JoinRequest, signal?: AbortSignal, clientTls?: ClientTls): Promise<JoinResponse>;
 }
 
 function baseUrl(addr: HostPort): string {
@@ -172,7 +176,7 @@ export function createJoinClient(options: JoinClientOptions): JoinClient {
   const where = baseUrl(options.addr);
   const authId = authSpiffeIdFor(options.clusterName);
   return {
-    async join(request, signal) {
+    async join(request, signal, clientTls) {
       const ca = await trustedCa(options, signal);
       let response: Response<string>;
       try {
@@ -180,7 +184,12 @@ export function createJoinClient(options: JoinClientOptions): JoinClient {
           json: request,
           https: ca === undefined
             ? { rejectUnauthorized: false }
-            : { certificateAuthority: ca, rejectUnauthorized: true, checkServerIdentity: (host, cert) => checkAuthIdentity(host, cert, authId) },
+            : {
+              certificateAuthority: ca,
+              rejectUnauthorized: true,
+              checkServerIdentity: (host, cert) => checkAuthIdentity(host, cert, authId),
+              ...(clientTls ? { key: clientTls.keyPem, certificate: clientTls.certPem } : {}),
+            },
           timeout: { request: options.timeoutMs },
           retry: { limit: 0 },
           throwHttpErrors: false,

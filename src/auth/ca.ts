@@ -18,7 +18,7 @@ import {
 } from '../common/x509.ts';
 import { subtle } from '../common/crypto.ts';
 import { privateKeyPem } from '../common/pem.ts';
-import { ROLES_EXTENSION_OID, authSpiffeIdFor, spiffeIdFor } from '../protocol/index.ts';
+import { JOIN_BINDING_EXTENSION_OID, ROLES_EXTENSION_OID, authSpiffeIdFor, spiffeIdFor } from '../protocol/index.ts';
 import { ProblemError } from './errors.ts';
 import { NAMESPACE_NAME, SUBDOMAIN_NAME } from './kube-names.ts';
 
@@ -100,6 +100,52 @@ export function encodeRoles(roles: readonly string[]): ArrayBuffer {
   return new asn1js.Sequence({ value: roles.map((r) => new asn1js.Utf8String({ value: r })) }).toBER(false);
 }
 
+/** DER of the join binding extension: SEQUENCE { podUid UTF8String, tokenName UTF8String }. */
+export function encodeJoinBinding(binding: { podUid: string; tokenName: string }): ArrayBuffer {
+  return new asn1js.Sequence({ value: [new asn1js.Utf8String({ value: binding.podUid }), new asn1js.Utf8String({ value: binding.tokenName })] }).toBER(false);
+}
+
+/** Reads the join binding of a leaf; undefined when absent or not of that shape. */
+export function decodeJoinBinding(cert: X509Certificate): { podUid: string; tokenName: string } | undefined {
+  const ext = cert.getExtension(JOIN_BINDING_EXTENSION_OID);
+  if (!ext) return undefined;
+  const parsed = asn1js.fromBER(ext.value);
+  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) return undefined;
+  const [podUid, tokenName] = parsed.result.valueBlock.value;
+  if (!(podUid instanceof asn1js.Utf8String) || !(tokenName instanceof asn1js.Utf8String)) return undefined;
+  return { podUid: podUid.valueBlock.value, tokenName: tokenName.valueBlock.value };
+}
+
+/** What a workload certificate presented on a renewal says: the pod and join it was issued for. */
+export interface PresentedLeaf {
+  namespace: string;
+  serviceAccount: string;
+  podName: string;
+  podUid: string;
+  tokenName: string;
+  roles: string[];
+}
+
+/**
+ * Reads a client certificate the TLS layer has verified against this CA as a workload leaf of
+ * `trustDomain`; undefined for anything else (the admin identity, a leaf of an older release without
+ * the join binding, another trust domain), which then joins as a first join.
+ */
+export function readPresentedLeaf(der: Uint8Array<ArrayBuffer>, trustDomain: string): PresentedLeaf | undefined {
+  try {
+    const cert = new X509Certificate(der);
+    const uris = cert.getExtension(SubjectAlternativeNameExtension)?.names.items.filter((n) => n.type === 'url').map((n) => n.value) ?? [];
+    const m = uris.length === 1 ? /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(uris[0] as string) : null;
+    const binding = decodeJoinBinding(cert);
+    const podName = cert.subjectName.getField('CN')[0];
+    const roles = decodeRoles(cert);
+    if (m === null || m[1] !== trustDomain || binding === undefined || podName === undefined || roles === undefined) return undefined;
+    return { namespace: m[2] as string, serviceAccount: m[3] as string, podName, podUid: binding.podUid, tokenName: binding.tokenName, roles };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads the roles extension of a leaf; undefined when absent. */
 export function decodeRoles(cert: X509Certificate): string[] | undefined {
   const ext = cert.getExtension(ROLES_EXTENSION_OID);
@@ -134,6 +180,8 @@ function workloadSpiffeId(req: LeafRequest): string {
 export interface LeafRequest {
   csrPem: string;
   hostId: string;
+  /** The join binding: the pod UID the token proved and the provision token it joined through. */
+  binding: { podUid: string; tokenName: string };
   namespace: string;
   serviceAccount: string;
   roles: readonly string[];
@@ -178,6 +226,7 @@ export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Pro
       await SubjectKeyIdentifierExtension.create(publicKey),
       ca.authorityKeyIdentifier,
       new Extension(ROLES_EXTENSION_OID, false, encodeRoles(req.roles)),
+      new Extension(JOIN_BINDING_EXTENSION_OID, false, encodeJoinBinding(req.binding)),
     ],
   });
 }

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   CA_PATH,
@@ -14,6 +15,8 @@ import { readBody, sendJson, sendProblem } from './http.ts';
 import { decideJoin, type JoinContext, type JoinDecision } from './join.ts';
 import type { AuthMetrics } from './metrics.ts';
 import { handleAdmin } from './admin-api.ts';
+import { isAdminCertificate } from './admin-identity.ts';
+import { readPresentedLeaf, type PresentedLeaf } from './ca.ts';
 import type { JoinRateLimiter } from './rate-limit.ts';
 import { createReadiness, storageReadiness, type ReadinessCheck } from './readiness.ts';
 import { firstIssueText, userIssueMessages } from '../common/document-errors.ts';
@@ -49,6 +52,17 @@ async function parseJoinRequest(req: IncomingMessage) {
 }
 
 /**
+ * The workload certificate a renewing agent presents, once TLS has verified it against the CA (and its
+ * validity); undefined for no certificate, an unverified one, or the admin identity.
+ */
+function presentedLeafOf(socket: TLSSocket, trustDomain: string): PresentedLeaf | undefined {
+  if (!socket.authorized) return undefined;
+  const raw = socket.getPeerCertificate()?.raw;
+  if (raw === undefined || isAdminCertificate(raw)) return undefined;
+  return readPresentedLeaf(raw, trustDomain);
+}
+
+/**
  * The auth service's HTTPS endpoints: POST /v1/join, GET /v1/ca, /healthz, /readyz (/metrics is on a
  * plain-HTTP listener of its own, see startMetricsServer). Every
  * refusal is problem+json with a stable code; every join decision is one audit log line.
@@ -64,7 +78,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       if (!admission.ok) {
         throw new ProblemError('rate_limited', 429, 'too many joins; retry after the time in Retry-After', { retryAfterSeconds: Math.max(1, Math.ceil(admission.retryAfterMs / 1000)) });
       }
-      return await decideJoin(options.join, await parseJoinRequest(req));
+      return await decideJoin(options.join, await parseJoinRequest(req), presentedLeafOf(req.socket as TLSSocket, options.join.clusterName));
     } catch (err) {
       return { outcome: 'refused', problem: problemOf(err, () => JOIN_STORAGE_DETAIL), audit: { tokenName: '' } };
     }

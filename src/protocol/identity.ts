@@ -6,6 +6,13 @@
 export const ROLES_EXTENSION_OID = '1.3.9999.2.1';
 
 /**
+ * OID of the leaf extension that binds a certificate to the join it came from: a DER SEQUENCE of the
+ * pod UID and the provision token name (UTF8Strings). A renewal presents the certificate, and the new
+ * ServiceAccount token must prove this same pod; the SPIFFE ID alone names only the ServiceAccount.
+ */
+export const JOIN_BINDING_EXTENSION_OID = '1.3.9999.2.3';
+
+/**
  * A cluster name: a lower-case DNS name, as it is the SPIFFE trust domain of every identity and the
  * audience of ServiceAccount tokens. Both sides check it the same way.
  */

@@ -13,7 +13,7 @@ export {
   PROBLEM_CONTENT_TYPE,
 } from './schemas.ts';
 export type { AppSpec, JoinRequest, JoinResponse, Identity, Problem } from './schemas.ts';
-export { spiffeIdFor, authSpiffeIdFor, CLUSTER_NAME_PATTERN, ROLES_EXTENSION_OID } from './identity.ts';
+export { spiffeIdFor, authSpiffeIdFor, CLUSTER_NAME_PATTERN, ROLES_EXTENSION_OID, JOIN_BINDING_EXTENSION_OID } from './identity.ts';
 export { AGENT_VERSION } from './version.ts';
 export {
   ADMIN_TOKENS_PATH,

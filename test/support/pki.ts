@@ -12,6 +12,7 @@ export async function leafPair(ca: CertificateAuthority, options: { hostId?: str
   const cert = await issueLeaf(ca, {
     csrPem: await createCsrPem(material, options.hostId ?? 'host'),
     hostId: options.hostId ?? 'host',
+    binding: { podUid: 'uid-host', tokenName: 'test-token' },
     namespace: 'ns',
     serviceAccount: 'sa',
     roles: options.roles ?? ['App'],

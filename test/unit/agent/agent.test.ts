@@ -28,7 +28,7 @@ function scriptedClient(ca: CertificateAuthority, ttlMs: number) {
       requests.push(request);
       const next = errors.shift();
       if (next) throw next;
-      const leaf = await issueLeaf(ca, { csrPem: request.csr, hostId: 'h', namespace: 'ns', serviceAccount: 'sa', roles: ['App'], trustDomain: 'c', ttlMs, now: Date.now() });
+      const leaf = await issueLeaf(ca, { csrPem: request.csr, hostId: 'h', binding: { podUid: 'uid-h', tokenName: 't' }, namespace: 'ns', serviceAccount: 'sa', roles: ['App'], trustDomain: 'c', ttlMs, now: Date.now() });
       return {
         certificateChain: leaf.toString('pem'),
         caBundle: ca.certPem,

@@ -5,7 +5,7 @@ import { ProblemError } from '../../../src/auth/errors.ts';
 import { createCsrPem, generateKey } from '../../../src/agent/keys.ts';
 import { testCa } from '../../support/pki.ts';
 
-const base = { hostId: 'app-7d9f8', namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', roles: ['App', 'Db'], trustDomain: 'demo-cluster', ttlMs: 3_600_000 };
+const base = { hostId: 'app-7d9f8', binding: { podUid: 'uid-1', tokenName: 'kube-token' }, namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', roles: ['App', 'Db'], trustDomain: 'demo-cluster', ttlMs: 3_600_000 };
 
 describe('issueLeaf', () => {
   let ca: CertificateAuthority;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decideJoin, type JoinAudit, type JoinContext } from '../../../src/auth/join.ts';
 import { ProblemError, StorageError } from '../../../src/auth/errors.ts';
+import { readPresentedLeaf, type PresentedLeaf } from '../../../src/auth/ca.ts';
 import { openFileStorage } from '../../../src/auth/storage/file.ts';
 import type { AuthStorage } from '../../../src/auth/storage/types.ts';
 import { parseProvisionToken } from '../../../src/auth/tokens.ts';
@@ -118,5 +119,67 @@ describe('decideJoin: the host is the pod the token proves', () => {
     const decision = await decideJoin(broken, await request());
     assert.equal(decision.outcome, 'refused');
     assert.deepEqual(decision.outcome === 'refused' && [decision.problem.code, decision.problem.status, decision.problem.message], ['storage_unavailable', 503, 'the auth service cannot use its storage right now; retry later (its log says why)']);
+  });
+
+  describe('renewal by identity (a valid certificate presented)', () => {
+    /** A provision token of its own: `roles`, `expires` in ms from now. */
+    async function putToken(name: string, roles: string[], expiresInMs: number): Promise<void> {
+      const expires = new Date(Date.now() + expiresInMs).toISOString();
+      const yaml = `kind: token\nversion: v2\nmetadata: { name: ${name}, expires: "${expires}" }\nspec:\n  roles: [${roles.join(', ')}]\n  join_method: kubernetes\n  kubernetes:\n    type: static_jwks\n    allow: [{ service_account: "apps:billing" }]\n    static_jwks:\n      jwks: '${JSON.stringify(issuer.jwks())}'\n`;
+      await storage.putToken(parseProvisionToken(yaml, Date.now()), { overwrite: true });
+    }
+    /** Joins through `tokenName` and returns the issued certificate as a renewal would present it. */
+    async function presentedAfterJoin(tokenName: string, roles?: string[]): Promise<PresentedLeaf> {
+      const { response } = await issued(await request({ tokenName, ...(roles ? { roles } : {}) }));
+      const presented = readPresentedLeaf(new Uint8Array(new X509Certificate(response.certificateChain).rawData), CLUSTER);
+      assert.ok(presented);
+      return presented;
+    }
+    const at = (ms: number) => ({ ...ctx, now: () => Date.now() + ms });
+
+    it('reads the pod, join and roles back from an issued certificate', async () => {
+      await putToken('r-read', ['App'], 3_600_000);
+      assert.deepEqual(await presentedAfterJoin('r-read'), { namespace: 'apps', serviceAccount: 'billing', podName: POD.podName, podUid: POD.podUid, tokenName: 'r-read', roles: ['App'] });
+    });
+
+    it('renews after the provision token expired, which still refuses a first join', async () => {
+      await putToken('r-exp', ['App'], 60_000);
+      const presented = await presentedAfterJoin('r-exp');
+      const later = at(120_000);
+      const first = await decideJoin(later, await request({ tokenName: 'r-exp' }));
+      assert.deepEqual(first.outcome === 'refused' && first.problem.code, 'token_expired');
+      const renewal = await decideJoin(later, await request({ tokenName: 'r-exp' }), presented);
+      assert.equal(renewal.outcome, 'issued', renewal.outcome === 'refused' ? renewal.problem.message : '');
+      assert.deepEqual([renewal.audit.kind, renewal.audit.roles], ['renewal', ['App']]);
+    });
+
+    it('stops renewals through a deleted provision token (revocation)', async () => {
+      await putToken('r-del', ['App'], 3_600_000);
+      const presented = await presentedAfterJoin('r-del');
+      await storage.deleteToken('r-del');
+      const renewal = await decideJoin(ctx, await request({ tokenName: 'r-del' }), presented);
+      assert.deepEqual(renewal.outcome === 'refused' && [renewal.problem.code, renewal.problem.status], ['token_not_found', 401]);
+    });
+
+    it('refuses a ServiceAccount token of another pod, or of a later pod of the same name, with the certificate', async () => {
+      await putToken('r-pod', ['App'], 3_600_000);
+      const presented = await presentedAfterJoin('r-pod');
+      for (const other of [{ podName: 'billing-other' }, { podUid: '6b1c0c1e-0000-4000-8000-000000000099' }]) {
+        const renewal = await decideJoin(ctx, await request({ tokenName: 'r-pod', kubernetesToken: await issuer.mint({ ...POD, ...other }) }), presented);
+        assert.deepEqual(renewal.outcome === 'refused' && renewal.problem.code, 'renewal_identity_mismatch', JSON.stringify(other));
+      }
+      await putToken('r-pod-2', ['App'], 3_600_000);
+      const viaOther = await decideJoin(ctx, await request({ tokenName: 'r-pod-2' }), presented);
+      assert.deepEqual(viaOther.outcome === 'refused' && [viaOther.problem.code, viaOther.problem.message], ['renewal_identity_mismatch', 'the certificate presented for renewal was issued through provision token "r-pod", not "r-pod-2"']);
+    });
+
+    it('never grows the roles: by default it asks for what it holds, and asking for more is refused', async () => {
+      await putToken('r-roles', ['App', 'Db'], 3_600_000);
+      const presented = await presentedAfterJoin('r-roles', ['App']);
+      const plain = await decideJoin(ctx, await request({ tokenName: 'r-roles' }), presented);
+      assert.deepEqual(plain.outcome === 'issued' && plain.response.identity.roles, ['App']);
+      const more = await decideJoin(ctx, await request({ tokenName: 'r-roles', roles: ['App', 'Db'] }), presented);
+      assert.deepEqual(more.outcome === 'refused' && [more.problem.code, more.problem.message], ['roles_not_allowed', 'a renewal cannot add roles: Db (the certificate holds App); join anew without the certificate for more']);
+    });
   });
 });

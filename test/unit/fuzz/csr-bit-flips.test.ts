@@ -28,7 +28,7 @@ describe('fuzz: CSR DER bit flips into issueLeaf', function () {
   });
 
   const issue = (csrPem: string) =>
-    issueLeaf(ca, { csrPem, hostId: 'app-1', namespace: 'ns', serviceAccount: 'sa', roles: ['App'], trustDomain: 'fuzz-cluster', ttlMs: 3_600_000, now: Date.now() });
+    issueLeaf(ca, { csrPem, hostId: 'app-1', binding: { podUid: 'uid-1', tokenName: 't' }, namespace: 'ns', serviceAccount: 'sa', roles: ['App'], trustDomain: 'fuzz-cluster', ttlMs: 3_600_000, now: Date.now() });
 
   it('issues for the unflipped CSRs (ECDSA P-256 and RSA 2048)', async () => {
     for (const c of csrs) {
