@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { ADMIN_INVENTORY_PATH, ADMIN_TOKENS_PATH, type AgentRecord, type TokenSummary } from '../protocol/index.ts';
+import { formatExpiry } from '../protocol/admin.ts';
 import type { Logger } from '../common/logger.ts';
 import { isAdminCertificate } from './admin-identity.ts';
 import { ProblemError, TokenExistsError, TokenNotFoundError, TokenSpecError } from './errors.ts';
@@ -37,7 +38,7 @@ function summary(token: Awaited<ReturnType<AuthStorage['listTokens']>>[number], 
     type: token.spec.kubernetes.type,
     roles: token.spec.roles,
     allow: token.spec.kubernetes.allow.map((a) => a.service_account),
-    expires: token.metadata.expires.toISOString(),
+    expires: formatExpiry(token.metadata.expires),
     expired: isTokenExpired(token, now),
   };
 }
@@ -73,7 +74,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
     try {
       const token = parseProvisionToken(text, now);
       await ctx.storage.putToken(token, { overwrite: url.searchParams.get('overwrite') === 'true' });
-      ctx.logger.info('admin: token created', { caller, tokenName: token.metadata.name, expires: token.metadata.expires.toISOString() });
+      ctx.logger.info('admin: token created', { caller, tokenName: token.metadata.name, expires: formatExpiry(token.metadata.expires) });
       return sendJson(res, 201, summary(token, now));
     } catch (err) {
       if (err instanceof TokenSpecError) throw new ProblemError('bad_request', 400, err.message, { cause: err });

@@ -11,12 +11,14 @@ export function isServiceAccountAllowed(token: ProvisionToken, namespace: string
 
 /**
  * The roles to grant: the requested ones if all are on the token (the token's list when none are
- * requested), else the roles that are not allowed.
+ * requested), else the roles that are not allowed, as requested. Names match case-insensitively (an
+ * agent's `--roles app` asks for App) and are granted in the token's spelling, the canonical one.
  */
 export function grantRoles(token: ProvisionToken, requested: readonly string[] | undefined): { granted: string[] } | { denied: string[] } {
   if (requested === undefined || requested.length === 0) return { granted: [...token.spec.roles] };
-  const denied = requested.filter((r) => !token.spec.roles.includes(r));
-  return denied.length > 0 ? { denied } : { granted: [...new Set(requested)] };
+  const onToken = new Map(token.spec.roles.map((r) => [r.toLowerCase(), r]));
+  const denied = requested.filter((r) => !onToken.has(r.toLowerCase()));
+  return denied.length > 0 ? { denied } : { granted: [...new Set(requested.map((r) => onToken.get(r.toLowerCase()) as string))] };
 }
 
 /** Splits `system:serviceaccount:NS:SA`, the username Kubernetes gives a ServiceAccount. */

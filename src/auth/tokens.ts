@@ -1,6 +1,7 @@
-import { parseAllDocuments, stringify } from 'yaml';
+import { Document, Scalar, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { TokenSpecError } from './errors.ts';
+import { formatExpiry } from '../protocol/admin.ts';
 import { fieldPath, kindOf, oneLine, quote, requiredAs, userIssueMessages, yamlErrorText } from '../common/document-errors.ts';
 
 /** A provision token lives 30 minutes unless `metadata.expires` says otherwise (as Teleport's do). */
@@ -17,7 +18,28 @@ const NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$/;
 export function isValidTokenName(name: string): boolean {
   return NAME.test(name) && !name.includes('..');
 }
-const ROLE = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+
+/**
+ * The role names a provision token may grant, Teleport's system roles for joining agents. The one list:
+ * a token's `spec.roles` and an agent's `--roles` are matched against it case-insensitively, and stored
+ * and granted in these spellings.
+ */
+export const KNOWN_ROLES = ['App', 'Db', 'Kube', 'Node', 'WindowsDesktop', 'Bot', 'Discovery'] as const;
+const ROLES_BY_LOWER_CASE = new Map<string, string>(KNOWN_ROLES.map((r) => [r.toLowerCase(), r]));
+
+/** The canonical spelling of a role name (`app` → `App`); undefined when it is not a known role. */
+export function canonicalRole(name: string): string | undefined {
+  return ROLES_BY_LOWER_CASE.get(name.toLowerCase());
+}
+
+const RoleSchema = z.string().transform((name, ctx) => {
+  const role = canonicalRole(name);
+  if (role === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${quote(name)} is not a known role (known: ${KNOWN_ROLES.join(', ')})` });
+    return z.NEVER;
+  }
+  return role;
+});
 // DNS-1123 label for the namespace, DNS-1123 subdomain for the ServiceAccount name, as Kubernetes does.
 const SERVICE_ACCOUNT_RULE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
@@ -66,11 +88,14 @@ const KubernetesSpecSchema = z
   });
 
 const EXPIRES_MESSAGE = 'must be an RFC 3339 date-time such as 2026-12-31T00:00:00Z';
+// Kept to the second, as Teleport writes it: what `token get` prints is then exactly what is stored (a
+// sub-second part is dropped, so a token expires at most 999 ms earlier than written, never later).
+const toSecond = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
 // An offset can carry 9999-12-31T23:59:59-12:00 into the year 10000, which toISOString writes as
 // +010000-...: a token stored that way would no longer read back. Years 0000-9999 only, in UTC.
 const ExpiresSchema = z
   .union([z.date(), z.iso.datetime({ offset: true, message: EXPIRES_MESSAGE })], { message: EXPIRES_MESSAGE })
-  .transform((v) => (v instanceof Date ? v : new Date(v)))
+  .transform((v) => toSecond(v instanceof Date ? v : new Date(v)))
   .refine((d) => /^\d{4}-/.test(Number.isNaN(d.getTime()) ? '' : d.toISOString()), { message: `${EXPIRES_MESSAGE}, in the years 0000 to 9999 (UTC)` });
 
 const ProvisionTokenDocSchema = z
@@ -87,7 +112,7 @@ const ProvisionTokenDocSchema = z
       .strict(),
     spec: z
       .object({
-        roles: z.array(z.string().regex(ROLE, 'must be a role name such as App or Db'), requiredAs('a list such as [App, Db]')).min(1, 'must list at least one role'),
+        roles: z.array(RoleSchema, requiredAs('a list such as [App, Db]')).min(1, 'must list at least one role'),
         join_method: z.string(requiredAs('kubernetes, the one method kube-join joins with')),
         kubernetes: KubernetesSpecSchema.optional(),
       }, requiredAs('a mapping with roles, join_method and kubernetes'))
@@ -157,14 +182,20 @@ export function parseProvisionToken(text: string, now: number): ProvisionToken {
   const value = parsed.data;
   return {
     ...value,
-    metadata: { ...value.metadata, expires: value.metadata.expires ?? new Date(now + DEFAULT_TOKEN_TTL_MS) },
+    metadata: { ...value.metadata, expires: value.metadata.expires ?? toSecond(new Date(now + DEFAULT_TOKEN_TTL_MS)) },
     spec: { ...value.spec, join_method: 'kubernetes', kubernetes: value.spec.kubernetes as ProvisionToken['spec']['kubernetes'] },
   };
 }
 
-/** YAML as `token get` prints it and storage keeps it; `parseProvisionToken` reads it back unchanged. */
+/**
+ * YAML as `token get` prints it and storage keeps it, in the shape of Teleport's guide (`expires:
+ * "2026-12-01T20:00:00Z"`, quoted, no milliseconds); `parseProvisionToken` reads it back unchanged.
+ */
 export function formatProvisionToken(token: ProvisionToken): string {
-  return stringify({ ...token, metadata: { ...token.metadata, expires: token.metadata.expires.toISOString() } }, { lineWidth: 0 });
+  const doc = new Document({ ...token, metadata: { ...token.metadata, expires: formatExpiry(token.metadata.expires) } });
+  const expires = doc.getIn(['metadata', 'expires'], true);
+  if (expires instanceof Scalar) expires.type = Scalar.QUOTE_DOUBLE;
+  return doc.toString({ lineWidth: 0 });
 }
 
 export function isTokenExpired(token: ProvisionToken, now: number): boolean {

@@ -59,6 +59,11 @@ export type AgentRecord = z.infer<typeof AgentRecordSchema>;
 export const InventorySchema = z.object({ agents: z.array(AgentRecordSchema) }).strict();
 export type Inventory = z.infer<typeof InventorySchema>;
 
+/** An expiry as the admin API and commands write it: RFC 3339 in UTC, without milliseconds (`2026-12-01T20:00:00Z`). */
+export function formatExpiry(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 /** A provision token as `token ls` shows it (the YAML itself comes from GET /v1/admin/tokens/NAME). */
 export const TokenSummarySchema = z
   .object({

@@ -333,11 +333,11 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
       assert.ok(tokenObjectName(`T${'x'.repeat(251)}z`).length <= 253, 'even a name past the token rules maps to a valid object name');
       const storage = await storageFor(unitKubeconfig, UNIT_NS);
       try {
-        for (const [name, role] of [['app', 'Lower'], ['App', 'Upper'], ['a.b_c', 'Dotted'], [long, 'Long']] as const) await storage.putToken(token(name, [role]), { overwrite: false });
-        assert.deepEqual((await storage.getToken('App'))?.spec.roles, ['Upper']);
-        assert.deepEqual((await storage.getToken('app'))?.spec.roles, ['Lower']);
-        assert.deepEqual((await storage.getToken('a.b_c'))?.spec.roles, ['Dotted']);
-        assert.deepEqual((await storage.getToken(long))?.spec.roles, ['Long']);
+        for (const [name, role] of [['app', 'Node'], ['App', 'Kube'], ['a.b_c', 'Db'], [long, 'WindowsDesktop']] as const) await storage.putToken(token(name, [role]), { overwrite: false });
+        assert.deepEqual((await storage.getToken('App'))?.spec.roles, ['Kube']);
+        assert.deepEqual((await storage.getToken('app'))?.spec.roles, ['Node']);
+        assert.deepEqual((await storage.getToken('a.b_c'))?.spec.roles, ['Db']);
+        assert.deepEqual((await storage.getToken(long))?.spec.roles, ['WindowsDesktop']);
         assert.equal(await storage.getToken('a-b-c'), undefined);
         assert.equal(await storage.getToken('../x'), undefined);
         await assert.rejects(storage.putToken(token('App'), { overwrite: false }), { code: 'ERR_TOKEN_EXISTS', message: 'provision token "App" already exists (remove it first, or pass --force)' });
@@ -356,7 +356,7 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
       const racing = (times: number) => (client: KubeClient): KubeClient => {
         let left = times;
         const request = (async (method, path, options) => {
-          if (method === 'PUT' && left-- > 0) await other.putToken(token('raced', ['Other']), { overwrite: true });
+          if (method === 'PUT' && left-- > 0) await other.putToken(token('raced', ['Bot']), { overwrite: true });
           return client.request(method, path, options);
         }) as KubeClient['request'];
         return { ...client, request };
@@ -365,13 +365,13 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
       const once = await storageFor(unitKubeconfig, UNIT_NS, { ...opts, wrap: racing(1) });
       const always = await storageFor(unitKubeconfig, UNIT_NS, { ...opts, wrap: racing(99) });
       try {
-        await other.putToken(token('raced', ['First']), { overwrite: false });
-        await once.putToken(token('raced', ['Mine']), { overwrite: true });
+        await other.putToken(token('raced', ['Discovery']), { overwrite: false });
+        await once.putToken(token('raced', ['Kube']), { overwrite: true });
         // The shared back-off (retryDelayMs) with the conflict policy, base 40 ms: 4 + (40 - 4) * 0.5.
         assert.deepEqual(sleeps, [22]);
-        assert.deepEqual((await other.getToken('raced'))?.spec.roles, ['Mine']);
+        assert.deepEqual((await other.getToken('raced'))?.spec.roles, ['Kube']);
         sleeps.length = 0;
-        await assert.rejects(always.putToken(token('raced', ['Never']), { overwrite: true }), (err: unknown) => {
+        await assert.rejects(always.putToken(token('raced', ['Node']), { overwrite: true }), (err: unknown) => {
           assert.ok(err instanceof StorageError);
           assert.equal(err.message, 'Kubernetes storage: writing token "raced" still conflicted with other writers after 3 attempts');
           return true;

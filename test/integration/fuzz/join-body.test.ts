@@ -8,6 +8,8 @@ import { createCsrPem, generateKey } from '../../../src/agent/keys.ts';
 
 const CLUSTER = 'fuzz-join';
 const TOKEN_ROLES = ['App', 'Db'];
+/** Role names match case-insensitively and are granted in the token's spelling. */
+const canonical = (role: string) => TOKEN_ROLES.find((r) => r.toLowerCase() === role.toLowerCase());
 const FIELDS = ['tokenName', 'joinMethod', 'kubernetesToken', 'csr', 'roles', 'hostId', 'nodeName', 'apps', 'ttlSeconds', 'agentVersion'] as const;
 const REQUIRED = new Set(['tokenName', 'joinMethod', 'kubernetesToken', 'csr', 'agentVersion']);
 
@@ -98,7 +100,7 @@ describe('fuzz: join request bodies against POST /v1/join (in-process auth over 
     if (b.joinMethod !== 'kubernetes') return { status: 401, code: 'join_method_mismatch' };
     const proof = known.get(b.kubernetesToken) ?? { status: 401, code: 'kube_token_invalid' };
     if (proof.status !== 200) return proof;
-    if ((b.roles as string[] | undefined)?.some((r) => !TOKEN_ROLES.includes(r))) return { status: 403, code: 'roles_not_allowed' };
+    if ((b.roles as string[] | undefined)?.some((r) => canonical(r) === undefined)) return { status: 403, code: 'roles_not_allowed' };
     if (b.hostId !== undefined && b.hostId !== fx.jwt.pod.podName) return { status: 403, code: 'host_id_mismatch' };
     if (known.get(b.csr)?.status !== 200) return { status: 400, code: 'csr_invalid' };
     return { status: 200 };
@@ -121,7 +123,7 @@ describe('fuzz: join request bodies against POST /v1/join (in-process auth over 
       assert.equal(answer.statusCode, 200, `expected 200, got ${answer.statusCode} ${answer.body} for ${context}`);
       const response = JoinResponseSchema.parse(JSON.parse(answer.body));
       const roles = (sent as { roles?: string[] }).roles;
-      assert.deepEqual(response.identity.roles, roles === undefined || roles.length === 0 ? TOKEN_ROLES : [...new Set(roles)]);
+      assert.deepEqual(response.identity.roles, roles === undefined || roles.length === 0 ? TOKEN_ROLES : [...new Set(roles.map(canonical))]);
       assert.equal(response.identity.hostId, fx.jwt.pod.podName);
       assert.equal(response.identity.namespace, fx.jwt.pod.namespace);
       return;

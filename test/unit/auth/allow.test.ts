@@ -37,6 +37,10 @@ describe('grantRoles', () => {
   it('grants a subset', () => {
     assert.deepEqual(grantRoles(token, ['Db']), { granted: ['Db'] });
   });
+  it('matches role names case-insensitively and grants them in the token\'s (canonical) spelling', () => {
+    assert.deepEqual(grantRoles(token, ['app', 'DB', 'App']), { granted: ['App', 'Db'] });
+    assert.deepEqual(grantRoles(token, ['app', 'node']), { denied: ['node'] });
+  });
   it('names every role that is not on the token (escalation)', () => {
     assert.deepEqual(grantRoles(token, ['App', 'Admin', 'Node']), { denied: ['Admin', 'Node'] });
   });

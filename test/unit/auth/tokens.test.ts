@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseProvisionToken, formatProvisionToken, isTokenExpired, DEFAULT_TOKEN_TTL_MS } from '../../../src/auth/tokens.ts';
+import { parseProvisionToken, formatProvisionToken, isTokenExpired, canonicalRole, DEFAULT_TOKEN_TTL_MS, KNOWN_ROLES } from '../../../src/auth/tokens.ts';
 import { TokenSpecError } from '../../../src/auth/errors.ts';
 
 const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
@@ -47,6 +47,28 @@ describe('parseProvisionToken', () => {
   it('round-trips through formatProvisionToken (what token get prints)', () => {
     const t = parseProvisionToken(SEED.replace('[App]', '[App, Db]'), NOW);
     assert.deepEqual(parseProvisionToken(formatProvisionToken(t), NOW + 1), t);
+    const text = formatProvisionToken(t);
+    assert.equal(formatProvisionToken(parseProvisionToken(text, NOW + 1)), text, 'the printed YAML reads back to the same YAML');
+  });
+
+  it('prints the expiry as Teleport\'s guide writes it: quoted, in UTC, without milliseconds', () => {
+    const t = parseProvisionToken(SEED.replace('  name: kube-token', '  name: kube-token\n  expires: "2026-12-01T21:00:00+01:00"'), NOW);
+    assert.match(formatProvisionToken(t), /^  expires: "2026-12-01T20:00:00Z"$/m);
+  });
+
+  it('keeps an expiry to the second: the default one, and a written one (rounded down, never later)', () => {
+    const t = parseProvisionToken(SEED, NOW + 123);
+    assert.equal(t.metadata.expires.getTime(), NOW + DEFAULT_TOKEN_TTL_MS);
+    assert.match(formatProvisionToken(t), /^  expires: "2026-11-26T12:30:00Z"$/m);
+    const written = parseProvisionToken(SEED.replace('  name: kube-token', '  name: kube-token\n  expires: "2027-01-01T00:00:00.999Z"'), NOW);
+    assert.equal(written.metadata.expires.toISOString(), '2027-01-01T00:00:00.000Z');
+  });
+
+  it('matches role names case-insensitively and stores them in their canonical spelling', () => {
+    assert.deepEqual(parseProvisionToken(SEED.replace('[App]', '[app, DB, windowsdesktop]'), NOW).spec.roles, ['App', 'Db', 'WindowsDesktop']);
+    assert.deepEqual([...KNOWN_ROLES], ['App', 'Db', 'Kube', 'Node', 'WindowsDesktop', 'Bot', 'Discovery']);
+    assert.equal(canonicalRole('kube'), 'Kube');
+    assert.equal(canonicalRole('Admin'), undefined);
   });
 
   describe('names the first bad field', () => {
@@ -72,6 +94,8 @@ describe('parseProvisionToken', () => {
       ['if the jwks is not JSON', SEED.replace('type: in_cluster', 'type: static_jwks\n    static_jwks:\n      jwks: "not json"'), 'spec.kubernetes.static_jwks.jwks', 'spec.kubernetes.static_jwks.jwks: must be a JSON Web Key Set (JSON text)'],
       ['if the type is unknown', SEED.replace('type: in_cluster', 'type: magic'), 'spec.kubernetes.type', 'spec.kubernetes.type: must be one of in_cluster, static_jwks, oidc'],
       ['if a role is listed twice', SEED.replace('[App]', '[App, App]'), 'spec.roles', 'spec.roles: lists a role twice'],
+      ['if a role is listed twice in two spellings', SEED.replace('[App]', '[App, app]'), 'spec.roles', 'spec.roles: lists a role twice'],
+      ['if a role is not a known one, naming the known ones', SEED.replace('[App]', '[App, Admin]'), 'spec.roles[1]', 'spec.roles[1]: "Admin" is not a known role (known: App, Db, Kube, Node, WindowsDesktop, Bot, Discovery)'],
       ['if the name could escape a folder', SEED.replace('name: kube-token', 'name: ../etc'), 'metadata.name', 'metadata.name: must be 1-200 letters, digits, ".", "_" or "-"'],
       ['if the expiry is not a date', SEED.replace('  name: kube-token', '  name: kube-token\n  expires: tomorrow'), 'metadata.expires', 'metadata.expires: must be an RFC 3339 date-time such as 2026-12-31T00:00:00Z'],
       ['if a key is given twice', SEED.replace('version: v2', 'version: v2\nversion: v2'), '', 'malformed YAML at 3:1: Map keys must be unique'],
