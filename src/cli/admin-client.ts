@@ -11,6 +11,7 @@ import {
   TokenListSchema,
   TokenSummarySchema,
   adminIdentityFiles,
+  stateDirPaths,
   type AgentRecord,
   type TokenSummary,
 } from '../protocol/index.ts';
@@ -34,10 +35,30 @@ export interface AdminClient {
   inventory(): Promise<AgentRecord[]>;
 }
 
-async function readRequired(path: string, what: string): Promise<string> {
+/** What to give from outside the auth pod, where the state directory holds neither address nor identity. */
+const FROM_OUTSIDE = "--auth-addr host:port and --identity DIR (a copy of the auth's admin folder)";
+
+async function readRequired(path: string, what: string, hint: string): Promise<string> {
   return readUserFile(path, what).catch((err: Error) => {
-    throw new AdminRequestError(`${err.message}; inside the auth pod the state directory holds it, from outside give --auth-addr and --identity`, undefined, undefined, err);
+    throw new AdminRequestError(`${err.message}: ${hint}`, undefined, undefined, err);
   });
+}
+
+/**
+ * What to do when a file of the state directory or of --identity is missing, naming the state directory
+ * looked in and exactly the flags still needed.
+ */
+function missingHints(config: ResolvedAdminConfig): { address: string; identity: string } {
+  const inStateDir = `looked in the state directory ${config.stateDir}: no auth service runs there`;
+  const identityGiven = config.identityDir !== stateDirPaths(config.stateDir).adminIdentity;
+  return {
+    address: `${inStateDir}; outside the auth pod give ${FROM_OUTSIDE}`,
+    identity: identityGiven
+      ? "--identity DIR must be a copy of the auth's admin folder (tls.key, tls.crt, ca.crt)"
+      : config.authAddr !== undefined
+        ? `looked in the state directory ${config.stateDir}, which holds no admin identity; with --auth-addr give --identity DIR (a copy of the auth's admin folder)`
+        : `${inStateDir}; outside the auth pod give ${FROM_OUTSIDE}`,
+  };
 }
 
 /**
@@ -63,12 +84,13 @@ export function readAnswer<T>(body: string, schema: z.ZodType<T>, from: string, 
  * resolveAdminConfig, the one place where flags, environment and defaults meet.
  */
 export async function connectAdmin(config: ResolvedAdminConfig): Promise<AdminClient> {
-  const addr = config.authAddr ?? (await readRequired(config.addressFile, 'auth service address file')).trim();
+  const hints = missingHints(config);
+  const addr = config.authAddr ?? (await readRequired(config.addressFile, 'auth service address file', hints.address)).trim();
   const files = adminIdentityFiles(config.identityDir);
   const [key, certificate, ca] = await Promise.all([
-    readRequired(files.key, 'admin key'),
-    readRequired(files.cert, 'admin certificate'),
-    readRequired(files.ca, 'admin CA bundle'),
+    readRequired(files.key, 'admin key', hints.identity),
+    readRequired(files.cert, 'admin certificate', hints.identity),
+    readRequired(files.ca, 'admin CA bundle', hints.identity),
   ]);
   const base = `https://${addr}`;
   const client = got.extend({

@@ -24,6 +24,8 @@ export const FORMAT_OPTION: OptionSpec = { key: 'format', flag: 'format', kind: 
 export const ADMIN_LISTING_OPTIONS: readonly OptionSpec[] = [...ADMIN_OPTIONS, FORMAT_OPTION];
 
 export interface ResolvedAdminConfig {
+  /** `--state-dir`: where the address file and (without --identity) the admin identity are looked for. */
+  stateDir: string;
   /** `host:port` from --auth-addr; undefined: read it from `addressFile`. */
   authAddr: string | undefined;
   /** The state directory's auth.addr, written by the running service. */
@@ -45,6 +47,7 @@ export function resolveAdminConfig(sources: OptionSources, table: readonly Optio
   const authAddr = v.authAddr as string | undefined;
   if (authAddr !== undefined) parseHostPort(authAddr, 'authAddr', 'auth-addr');
   return {
+    stateDir: v.stateDir as string,
     authAddr: authAddr?.trim(),
     addressFile: paths.authAddress,
     identityDir: (v.identity as string | undefined) ?? paths.adminIdentity,

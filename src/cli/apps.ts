@@ -4,6 +4,7 @@ import { ADMIN_LISTING_OPTIONS } from './admin-options.ts';
 import { adminCommand } from './token.ts';
 import { formatTable } from './table.ts';
 import { formatOutput } from './output.ts';
+import { formatExpiry } from '../protocol/admin.ts';
 
 /** One row per app a joined agent serves. */
 export interface AppRow {
@@ -54,7 +55,8 @@ export function appsCommand(program: Command): void {
     const opts = await lsConfig();
     const { connectAdmin } = await import('./admin-client.ts');
     const rows = appRows(await (await connectAdmin(opts)).inventory());
-    const table = () => formatTable(['Application', 'Description', 'Type', 'Public Address', 'Labels'], rows.map((r) => [r.name, `${r.namespace}/${r.podName ?? r.hostId} (${r.roles.join(',')})`, r.type, r.uri, Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(',')]));
+    // Expires: the agent's certificate, renewed at half its lifetime; a past one means the agent stopped renewing.
+    const table = () => formatTable(['Application', 'Description', 'Type', 'Public Address', 'Expires (UTC)', 'Labels'], rows.map((r) => [r.name, `${r.namespace}/${r.podName ?? r.hostId} (${r.roles.join(',')})`, r.type, r.uri, formatExpiry(new Date(r.notAfter)), Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(',')]));
     process.stdout.write(await formatOutput(opts.format, rows, table));
   });
 }

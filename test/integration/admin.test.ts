@@ -31,7 +31,7 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
     ca = await readFile(auth.caFile, 'utf8');
     await writeFile(join(dir, 'token.yaml'), tokenYaml({ name: 'kube-token', jwks: issuer.jwks() }));
     assert.equal((await admin(['token', 'create', '-f', join(dir, 'token.yaml')])).code, 0);
-    const a = await joinOnce('a', POD, ['--app', 'grafana=http://localhost:3000', '--node-name', 'node-1', '--roles', 'App']);
+    const a = await joinOnce('a', POD, ['--app', 'grafana=http://localhost:3000', '--node-name', 'node-1', '--roles', 'app']);
     assert.equal(a.code, 0, a.stderr);
     const b = await joinOnce('b', { ...POD, podName: 'db-1' }, ['--app', 'postgres=tcp://localhost:5432']);
     assert.equal(b.code, 0, b.stderr);
@@ -42,13 +42,16 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('apps ls lists the apps joined agents serve, like tsh apps ls', async () => {
+  it('apps ls lists the apps joined agents serve, like tsh apps ls, with each certificate\'s expiry', async () => {
     const r = await admin(['apps', 'ls']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n');
-    assert.match(lines[0] as string, /^Application +Description +Type +Public Address +Labels$/);
-    assert.match(r.stdout, /^grafana +teleport-agent\/app-1 \(App\) +HTTP +http:\/\/localhost:3000 +kube-join\/namespace=teleport-agent,kube-join\/node=node-1$/m);
-    assert.match(r.stdout, /^postgres +teleport-agent\/db-1 \(App,Db\) +TCP +tcp:\/\/localhost:5432 +kube-join\/namespace=teleport-agent$/m);
+    assert.match(lines[0] as string, /^Application +Description +Type +Public Address +Expires \(UTC\) +Labels$/);
+    // --roles app (lower case) was granted as App, the token's spelling.
+    assert.match(r.stdout, /^grafana +teleport-agent\/app-1 \(App\) +HTTP +http:\/\/localhost:3000 +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +kube-join\/namespace=teleport-agent,kube-join\/node=node-1$/m);
+    assert.match(r.stdout, /^postgres +teleport-agent\/db-1 \(App,Db\) +TCP +tcp:\/\/localhost:5432 +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +kube-join\/namespace=teleport-agent$/m);
+    const rows = JSON.parse((await admin(['apps', 'ls', '--format', 'json'])).stdout) as { name: string; notAfter: string }[];
+    for (const row of rows) assert.match(r.stdout, new RegExp(`^${row.name} .* ${row.notAfter.replace(/\.\d{3}Z$/, 'Z')} `, 'm'), 'the column is the certificate\'s notAfter');
   });
 
   it('apps ls --format json gives the same rows as data', async () => {
@@ -102,9 +105,65 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
     const fromEnv = await kubeJoinRun(['token', 'ls'], { env: { ...process.env, KUBE_JOIN_AUTH_ADDR: auth.addr, KUBE_JOIN_IDENTITY: join(auth.stateDir, 'admin'), KUBE_JOIN_STATE_DIR: join(dir, 'nowhere') } });
     assert.equal(fromEnv.code, 0, fromEnv.stderr);
     assert.equal(fromEnv.stdout, r.stdout, 'KUBE_JOIN_AUTH_ADDR and KUBE_JOIN_IDENTITY work as the flags do');
-    const missing = await kubeJoinRun(['token', 'ls', '--state-dir', join(dir, 'nowhere')]);
+    const nowhere = join(dir, 'nowhere');
+    const missing = await kubeJoinRun(['token', 'ls', '--state-dir', nowhere]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^kube-join: auth service address file .*nowhere\/auth\.addr does not exist \(ENOENT\); inside the auth pod the state directory holds it, from outside give --auth-addr and --identity \[ERR_ADMIN_REQUEST\]\n$/);
+    assert.equal(missing.stderr, `kube-join: auth service address file ${nowhere}/auth.addr does not exist (ENOENT): looked in the state directory ${nowhere}: no auth service runs there; outside the auth pod give --auth-addr host:port and --identity DIR (a copy of the auth's admin folder) [ERR_ADMIN_REQUEST]\n`);
+    const noIdentity = await kubeJoinRun(['token', 'ls', '--auth-addr', auth.addr, '--state-dir', nowhere]);
+    assert.equal(noIdentity.code, 1);
+    assert.match(noIdentity.stderr, /^kube-join: admin (key|certificate|CA bundle) .*nowhere\/admin\/\S+ does not exist \(ENOENT\): looked in the state directory .*nowhere, which holds no admin identity; with --auth-addr give --identity DIR \(a copy of the auth's admin folder\) \[ERR_ADMIN_REQUEST\]\n$/);
+    const badIdentity = await kubeJoinRun(['token', 'ls', '--auth-addr', auth.addr, '--identity', nowhere, '--state-dir', nowhere]);
+    assert.match(badIdentity.stderr, /: --identity DIR must be a copy of the auth's admin folder \(tls\.key, tls\.crt, ca\.crt\) \[ERR_ADMIN_REQUEST\]\n$/);
+  });
+
+  it('token create takes the file as FILE or -f FILE; both, or neither, is a usage error that says so', async () => {
+    const file = join(dir, 'positional.yaml');
+    await writeFile(file, tokenYaml({ name: 'positional-token', jwks: issuer.jwks(), expires: '2099-01-01T00:00:00Z' }));
+    const positional = await admin(['token', 'create', file]);
+    assert.equal(positional.code, 0, positional.stderr);
+    assert.equal(positional.stdout, 'provision token "positional-token" created; it expires at 2099-01-01T00:00:00Z');
+    assert.equal(positional.stderr, '', 'no warning for a token that lives past 24 h');
+    assert.equal((await admin(['token', 'create', '-f', file, '--force'])).code, 0);
+    const both = await admin(['token', 'create', file, '-f', file]);
+    assert.equal(both.code, 2);
+    assert.equal(both.stderr, `kube-join: token create takes the token file once: give FILE or -f FILE, not both (got "${file}" and -f "${file}") [ERR_CONFIG]\n`);
+    const neither = await admin(['token', 'create']);
+    assert.equal(neither.code, 2);
+    assert.equal(neither.stderr, 'kube-join: token create needs the token file: give FILE or -f FILE ("-" for standard input) [ERR_CONFIG]\n');
+    assert.equal((await admin(['token', 'rm', 'token/positional-token'])).stdout, 'provision token "positional-token" deleted');
+  });
+
+  it('token get takes NAME or token/NAME and prints the guide\'s shape, which token create --force reads back unchanged', async () => {
+    const file = join(dir, 'shape.yaml');
+    await writeFile(file, tokenYaml({ name: 'shape-token', jwks: issuer.jwks(), expires: '2099-12-01T21:00:00.250+01:00', roles: ['app', 'KUBE'] }));
+    assert.equal((await admin(['token', 'create', file])).code, 0);
+    const printed = await admin(['token', 'get', 'token/shape-token']);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(printed.stdout, /^  expires: "2099-12-01T20:00:00Z"$/m);
+    assert.match(printed.stdout, /^  roles:\n    - App\n    - Kube$/m, 'role names are stored in their canonical spelling');
+    assert.equal((await admin(['token', 'get', 'shape-token'])).stdout, printed.stdout);
+    await writeFile(file, `${printed.stdout}\n`);
+    assert.equal((await admin(['token', 'create', file, '--force'])).code, 0);
+    assert.equal((await admin(['token', 'get', 'shape-token'])).stdout, printed.stdout, 'what token get prints reads back unchanged');
+    const other = await admin(['token', 'get', 'role/shape-token']);
+    assert.equal(other.code, 2);
+    assert.equal(other.stderr, 'kube-join: the token must be given as NAME or token/NAME (got "role/shape-token") [ERR_CONFIG]\n');
+    assert.equal((await admin(['token', 'rm', 'shape-token'])).code, 0);
+  });
+
+  it('token create warns on stderr when the token expires within 24 h, and refuses an unknown role with the known ones', async () => {
+    const file = join(dir, 'short.yaml');
+    await writeFile(file, tokenYaml({ name: 'short-token', jwks: issuer.jwks() }));
+    const r = await admin(['token', 'create', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const expires = /it expires at (\S+Z)$/.exec(r.stdout)?.[1];
+    assert.match(expires ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.equal(r.stderr, `warning: provision token "short-token" expires in 30m (${expires}); agents that have not joined by then cannot join\n`);
+    assert.equal((await admin(['token', 'rm', 'short-token'])).code, 0);
+    await writeFile(file, tokenYaml({ name: 'short-token', jwks: issuer.jwks(), roles: ['App', 'Admin'] }));
+    const unknown = await admin(['token', 'create', file]);
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stderr, 'kube-join: spec.roles[1]: "Admin" is not a known role (known: App, Db, Kube, Node, WindowsDesktop, Bot, Discovery) [ERR_TOKEN_SPEC]\n');
   });
 
   it('token create refuses a duplicate (409) unless --force, and token rm deletes', async () => {

@@ -8,16 +8,16 @@ import { DEFAULT_STATE_DIR } from '../../../src/protocol/index.ts';
 describe('admin command options (resolveAdminConfig)', () => {
   it('finds the address file and the admin identity in the default state directory, the one the auth service writes', () => {
     const c = resolveAdminConfig({ flags: {}, env: {} });
-    assert.deepEqual(c, { authAddr: undefined, addressFile: '/var/lib/kube-join/auth.addr', identityDir: '/var/lib/kube-join/admin', format: 'text' });
+    assert.deepEqual(c, { stateDir: '/var/lib/kube-join', authAddr: undefined, addressFile: '/var/lib/kube-join/auth.addr', identityDir: '/var/lib/kube-join/admin', format: 'text' });
     assert.equal(AUTH_OPTIONS.find((o) => o.key === 'stateDir')?.default, DEFAULT_STATE_DIR);
     assert.equal(resolveAuthConfig({ flags: {}, env: {} }).stateDir, DEFAULT_STATE_DIR);
   });
 
   it('takes flags over KUBE_JOIN_STATE_DIR, KUBE_JOIN_AUTH_ADDR and KUBE_JOIN_IDENTITY, and those over the defaults', () => {
     const env = { KUBE_JOIN_STATE_DIR: '/env/state', KUBE_JOIN_AUTH_ADDR: 'env.example:1', KUBE_JOIN_IDENTITY: '/env/admin' };
-    assert.deepEqual(resolveAdminConfig({ flags: {}, env }), { authAddr: 'env.example:1', addressFile: '/env/state/auth.addr', identityDir: '/env/admin', format: 'text' });
+    assert.deepEqual(resolveAdminConfig({ flags: {}, env }), { stateDir: '/env/state', authAddr: 'env.example:1', addressFile: '/env/state/auth.addr', identityDir: '/env/admin', format: 'text' });
     const flags = { stateDir: '/flag/state', authAddr: 'flag.example:2', identity: '/flag/admin' };
-    assert.deepEqual(resolveAdminConfig({ flags, env }), { authAddr: 'flag.example:2', addressFile: '/flag/state/auth.addr', identityDir: '/flag/admin', format: 'text' });
+    assert.deepEqual(resolveAdminConfig({ flags, env }), { stateDir: '/flag/state', authAddr: 'flag.example:2', addressFile: '/flag/state/auth.addr', identityDir: '/flag/admin', format: 'text' });
     assert.equal(resolveAdminConfig({ flags: { stateDir: '/flag/state' }, env: { KUBE_JOIN_STATE_DIR: '/env/state' } }).identityDir, '/flag/state/admin', 'the identity follows the state directory');
   });
 
