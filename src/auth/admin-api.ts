@@ -8,7 +8,7 @@ import { ProblemError, TokenExistsError, TokenNotFoundError, TokenSpecError } fr
 import { readBody, sendJson } from './http.ts';
 import { isRecordLive } from './inventory.ts';
 import type { AuthStorage } from './storage/types.ts';
-import { formatProvisionToken, isTokenExpired, parseProvisionToken } from './tokens.ts';
+import { checkNewTokenRoles, formatProvisionToken, isTokenExpired, parseProvisionToken } from './tokens.ts';
 
 const MAX_TOKEN_BODY_BYTES = 64 * 1024;
 
@@ -73,6 +73,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
     const text = (await readBody(req, MAX_TOKEN_BODY_BYTES)).toString('utf8');
     try {
       const token = parseProvisionToken(text, now);
+      checkNewTokenRoles(token);
       await ctx.storage.putToken(token, { overwrite: url.searchParams.get('overwrite') === 'true' });
       ctx.logger.info('admin: token created', { caller, tokenName: token.metadata.name, expires: formatExpiry(token.metadata.expires) });
       return sendJson(res, 201, summary(token, now));

@@ -32,14 +32,27 @@ export function canonicalRole(name: string): string | undefined {
   return ROLES_BY_LOWER_CASE.get(name.toLowerCase());
 }
 
+/**
+ * A role as stored: a known one in its canonical spelling. A name outside the list is refused when a
+ * token is created (checkNewTokenRoles), but one stored by an earlier release still loads, as the
+ * name it was created with: an upgrade must not turn a working token into a corrupt one.
+ */
+const LEGACY_ROLE = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 const RoleSchema = z.string().transform((name, ctx) => {
   const role = canonicalRole(name);
-  if (role === undefined) {
+  if (role !== undefined) return role;
+  if (!LEGACY_ROLE.test(name)) {
     ctx.addIssue({ code: 'custom', message: `${quote(name)} is not a known role (known: ${KNOWN_ROLES.join(', ')})` });
     return z.NEVER;
   }
-  return role;
+  return name;
 });
+
+/** Refuses, at `token create`, a role outside KNOWN_ROLES, naming `spec.roles[N]` and the known ones. */
+export function checkNewTokenRoles(token: ProvisionToken): void {
+  const at = token.spec.roles.findIndex((r) => canonicalRole(r) === undefined);
+  if (at >= 0) throw new TokenSpecError(`spec.roles[${at}]`, `${quote(token.spec.roles[at] as string)} is not a known role (known: ${KNOWN_ROLES.join(', ')})`);
+}
 // DNS-1123 label for the namespace, DNS-1123 subdomain for the ServiceAccount name, as Kubernetes does.
 const SERVICE_ACCOUNT_RULE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 

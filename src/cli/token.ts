@@ -82,8 +82,8 @@ export function tokenCommand(program: Command): void {
     const config = await createConfig();
     const text = file === '-' ? await readStdin() : await readUserFile(file, 'token file');
     // Checked here too, so a typo is reported before any connection, with the same field path.
-    const { parseProvisionToken } = await import('../auth/tokens.ts');
-    parseProvisionToken(text, Date.now());
+    const { checkNewTokenRoles, parseProvisionToken } = await import('../auth/tokens.ts');
+    checkNewTokenRoles(parseProvisionToken(text, Date.now()));
     const created = await (await connect(config)).createToken(text, opts.force === true);
     const expires = formatExpiry(new Date(created.expires));
     process.stdout.write(`provision token "${created.name}" created; it expires at ${expires}\n`);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseProvisionToken, formatProvisionToken, isTokenExpired, canonicalRole, DEFAULT_TOKEN_TTL_MS, KNOWN_ROLES } from '../../../src/auth/tokens.ts';
+import { parseProvisionToken, formatProvisionToken, isTokenExpired, canonicalRole, checkNewTokenRoles, DEFAULT_TOKEN_TTL_MS, KNOWN_ROLES } from '../../../src/auth/tokens.ts';
 import { TokenSpecError } from '../../../src/auth/errors.ts';
 
 const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
@@ -95,12 +95,23 @@ describe('parseProvisionToken', () => {
       ['if the type is unknown', SEED.replace('type: in_cluster', 'type: magic'), 'spec.kubernetes.type', 'spec.kubernetes.type: must be one of in_cluster, static_jwks, oidc'],
       ['if a role is listed twice', SEED.replace('[App]', '[App, App]'), 'spec.roles', 'spec.roles: lists a role twice'],
       ['if a role is listed twice in two spellings', SEED.replace('[App]', '[App, app]'), 'spec.roles', 'spec.roles: lists a role twice'],
-      ['if a role is not a known one, naming the known ones', SEED.replace('[App]', '[App, Admin]'), 'spec.roles[1]', 'spec.roles[1]: "Admin" is not a known role (known: App, Db, Kube, Node, WindowsDesktop, Bot, Discovery)'],
+      ['if a role is not even a role name', SEED.replace('[App]', '[App, "a b"]'), 'spec.roles[1]', 'spec.roles[1]: "a b" is not a known role (known: App, Db, Kube, Node, WindowsDesktop, Bot, Discovery)'],
       ['if the name could escape a folder', SEED.replace('name: kube-token', 'name: ../etc'), 'metadata.name', 'metadata.name: must be 1-200 letters, digits, ".", "_" or "-"'],
       ['if the expiry is not a date', SEED.replace('  name: kube-token', '  name: kube-token\n  expires: tomorrow'), 'metadata.expires', 'metadata.expires: must be an RFC 3339 date-time such as 2026-12-31T00:00:00Z'],
       ['if a key is given twice', SEED.replace('version: v2', 'version: v2\nversion: v2'), '', 'malformed YAML at 3:1: Map keys must be unique'],
     ];
     for (const [title, yaml, field, message] of cases) it(title, () => rejects(yaml, field, message));
+  });
+
+  it('refuses a new token with a role outside the known ones, but still loads one an earlier release stored', () => {
+    const stored = parseProvisionToken(SEED.replace('[App]', '[App, Admin]'), Date.now());
+    assert.deepEqual(stored.spec.roles, ['App', 'Admin']);
+    assert.throws(() => checkNewTokenRoles(stored), (err: unknown) => {
+      assert.ok(err instanceof TokenSpecError);
+      assert.equal(err.message, 'spec.roles[1]: "Admin" is not a known role (known: App, Db, Kube, Node, WindowsDesktop, Bot, Discovery)');
+      return true;
+    });
+    assert.doesNotThrow(() => checkNewTokenRoles(parseProvisionToken(SEED.replace('[App]', '[app, DB]'), Date.now())));
   });
 
   it('refuses a file with two tokens', () => {
