@@ -355,8 +355,10 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
       /** Before each of our PUTs, another writer updates the same Secret: our resourceVersion is stale. */
       const racing = (times: number) => (client: KubeClient): KubeClient => {
         let left = times;
+        // Each racing write must change the object: an identical PUT is a no-op that keeps the
+        // resourceVersion (and expiries are kept to the second, so two writes can be identical).
         const request = (async (method, path, options) => {
-          if (method === 'PUT' && left-- > 0) await other.putToken(token('raced', ['Bot']), { overwrite: true });
+          if (method === 'PUT' && left-- > 0) await other.putToken(token('raced', [left % 2 ? 'Bot' : 'Db']), { overwrite: true });
           return client.request(method, path, options);
         }) as KubeClient['request'];
         return { ...client, request };
