@@ -32,7 +32,7 @@ function authorize(req: IncomingMessage): string {
   return cn;
 }
 
-function summary(token: Awaited<ReturnType<AuthStorage['listTokens']>>[number], now: number): TokenSummary {
+function summary(token: Awaited<ReturnType<AuthStorage['listTokens']>>[number], now: number, agents: number): TokenSummary {
   return {
     name: token.metadata.name,
     type: token.spec.kubernetes.type,
@@ -40,7 +40,17 @@ function summary(token: Awaited<ReturnType<AuthStorage['listTokens']>>[number], 
     allow: token.spec.kubernetes.allow.map((a) => a.service_account),
     expires: formatExpiry(token.metadata.expires),
     expired: isTokenExpired(token, now),
+    agents,
   };
+}
+
+/** Live agents by the provision token they joined through (one read of the inventory). */
+async function liveAgentsByToken(storage: AuthStorage, now: number): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const { record } of await storage.listAgents()) {
+    if (isRecordLive(record, now)) counts.set(record.tokenName, (counts.get(record.tokenName) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /** The token name in a request path; a broken percent-encoding is the caller's error, not ours. */
@@ -67,7 +77,8 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
     return sendJson(res, 200, { agents });
   }
   if (path === ADMIN_TOKENS_PATH && req.method === 'GET') {
-    return sendJson(res, 200, { tokens: (await ctx.storage.listTokens()).map((t) => summary(t, now)) });
+    const [tokens, agents] = await Promise.all([ctx.storage.listTokens(), liveAgentsByToken(ctx.storage, now)]);
+    return sendJson(res, 200, { tokens: tokens.map((t) => summary(t, now, agents.get(t.metadata.name) ?? 0)) });
   }
   if (path === ADMIN_TOKENS_PATH && req.method === 'POST') {
     const text = (await readBody(req, MAX_TOKEN_BODY_BYTES)).toString('utf8');
@@ -76,7 +87,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
       checkNewTokenRoles(token);
       await ctx.storage.putToken(token, { overwrite: url.searchParams.get('overwrite') === 'true' });
       ctx.logger.info('admin: token created', { caller, tokenName: token.metadata.name, expires: formatExpiry(token.metadata.expires) });
-      return sendJson(res, 201, summary(token, now));
+      return sendJson(res, 201, summary(token, now, (await liveAgentsByToken(ctx.storage, now)).get(token.metadata.name) ?? 0));
     } catch (err) {
       if (err instanceof TokenSpecError) throw new ProblemError('bad_request', 400, err.message, { cause: err });
       if (err instanceof TokenExistsError) throw new ProblemError('conflict', 409, err.message, { cause: err });

@@ -105,7 +105,7 @@ export function tokenCommand(program: Command): void {
   ls.action(async () => {
     const config = await lsConfig();
     const tokens = await (await connect(config)).listTokens();
-    const table = () => formatTable(['Token', 'Type', 'Roles', 'Allow', 'Expiry Time (UTC)'], tokens.map((t) => [t.name, t.type, t.roles.join(','), t.allow.join(','), `${t.expires}${t.expired ? ' (expired)' : ''}`]));
+    const table = () => formatTable(['Token', 'Type', 'Roles', 'Allow', 'Agents', 'Expiry Time (UTC)'], tokens.map((t) => [t.name, t.type, t.roles.join(','), t.allow.join(','), String(t.agents), `${t.expires}${t.expired ? ' (expired)' : ''}`]));
     process.stdout.write(await formatOutput(config.format, tokens, table));
   });
 

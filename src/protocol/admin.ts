@@ -73,6 +73,8 @@ export const TokenSummarySchema = z
     allow: z.array(z.string()),
     expires: z.iso.datetime(),
     expired: z.boolean(),
+    /** Live agents in the inventory that joined through this token (renewals keep them there). */
+    agents: z.number().int().nonnegative(),
   })
   .strict();
 export type TokenSummary = z.infer<typeof TokenSummarySchema>;

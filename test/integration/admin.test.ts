@@ -70,8 +70,9 @@ describe('admin API, inventory and apps ls (auth process on loopback)', function
   it('token ls and token get take --format text, json or yaml like apps ls', async () => {
     const lsJson = await admin(['token', 'ls', '--format', 'json']);
     assert.equal(lsJson.code, 0, lsJson.stderr);
-    const tokens = JSON.parse(lsJson.stdout) as { name: string; type: string; roles: string[]; allow: string[]; expired: boolean }[];
-    assert.deepEqual(tokens.map((t) => [t.name, t.type, t.roles, t.allow, t.expired]), [['kube-token', 'static_jwks', ['App', 'Db'], ['teleport-agent:teleport-app-service'], false]]);
+    const tokens = JSON.parse(lsJson.stdout) as { name: string; type: string; roles: string[]; allow: string[]; expired: boolean; agents: number }[];
+    // agents: the two pods joined in before(), live in the inventory through this token.
+    assert.deepEqual(tokens.map((t) => [t.name, t.type, t.roles, t.allow, t.expired, t.agents]), [['kube-token', 'static_jwks', ['App', 'Db'], ['teleport-agent:teleport-app-service'], false, 2]]);
     assert.deepEqual(parseYaml((await admin(['token', 'ls', '--format', 'yaml'])).stdout), tokens);
     const text = await admin(['token', 'get', 'kube-token']);
     assert.match(text.stdout, /^kind: token\nversion: v2\nmetadata:\n  name: kube-token\n/);

@@ -70,7 +70,8 @@ describe('join end to end (auth and agent processes on loopback)', function () {
     assert.equal(got1.code, 0);
     assert.match(got1.stdout, /^kind: token\nversion: v2\nmetadata:\n  name: kube-token\n  expires: /);
     const ls = await kubeJoinRun(['token', 'ls', '--state-dir', auth.stateDir]);
-    assert.match(ls.stdout, /^kube-token +static_jwks +App,Db +teleport-agent:teleport-app-service +\S+$/m);
+    assert.match(ls.stdout, /^Token +Type +Roles +Allow +Agents +Expiry Time \(UTC\)$/m);
+    assert.match(ls.stdout, /^kube-token +static_jwks +App,Db +teleport-agent:teleport-app-service +\d+ +\S+$/m);
     assert.match(ls.stdout, /^old-token .* \(expired\)$/m);
     const missing = await kubeJoinRun(['token', 'get', 'nope', '--state-dir', auth.stateDir]);
     assert.equal(missing.code, 1);
