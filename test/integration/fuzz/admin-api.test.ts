@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import got, { type Got, type Method } from 'got';
 import { TokenSpecError } from '../../../src/auth/errors.ts';
-import { parseProvisionToken, type ProvisionToken } from '../../../src/auth/tokens.ts';
+import { checkNewTokenRoles, parseProvisionToken, type ProvisionToken } from '../../../src/auth/tokens.ts';
 import { ADMIN_INVENTORY_PATH, ADMIN_TOKENS_PATH, InventorySchema, TokenListSchema, TokenSummarySchema } from '../../../src/protocol/index.ts';
 import { startInProcessAuth, type InProcessAuth } from '../../support/auth-service.ts';
 import { assertProblem, fuzzParameters, type Answer } from '../../support/fuzz.ts';
@@ -16,9 +16,12 @@ const METHODS: Method[] = ['GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'HEAD', 'OPT
 const contentType = fc.oneof(fc.constantFrom('application/yaml', 'application/json', 'text/plain', 'application/octet-stream', 'multipart/form-data; boundary=x', ''), fc.stringMatching(/^[!-~]{0,30}$/));
 
 /** What a caller who wrote `body` expects from POST /v1/admin/tokens: the token, or the TokenSpecError. */
+/** What `token create` makes of `body`: the token, or the one-line error (roles outside the known ones included). */
 function readLocally(body: string): ProvisionToken | TokenSpecError {
   try {
-    return parseProvisionToken(body, Date.now());
+    const token = parseProvisionToken(body, Date.now());
+    checkNewTokenRoles(token);
+    return token;
   } catch (err) {
     assert.ok(err instanceof TokenSpecError, String(err));
     return err;
@@ -43,7 +46,7 @@ describe('fuzz: admin API bodies, methods and paths (in-process auth over HTTPS,
   const admin = (method: Method, path: string, body?: string, type?: string): Promise<Answer> =>
     auth.send(auth.admin, method, path, body, type === undefined ? {} : { 'content-type': type });
 
-  it('POST /v1/admin/tokens with any body and content type: 201 for what parseProvisionToken reads (409 if it exists), else 400 with its message; never 5xx', async () => {
+  it('POST /v1/admin/tokens with any body and content type: 201 for what parseProvisionToken reads and checkNewTokenRoles accepts (409 if it exists), else 400 with its message; never 5xx', async () => {
     const body = fc.oneof(anyText, anyYamlData, mutatedTokenText, editedTokenText, singleFieldChange.map((c) => c.text), validTokenText);
     const seen = { created: 0, conflict: 0, refused: 0 };
     await fc.assert(
