@@ -67,21 +67,21 @@ export async function joinAttempt(config: ResolvedAgentConfig, deps: AttemptDeps
   try {
     const { token, path } = await readServiceAccountToken(config.tokenPaths);
     const response = await deps.joinClient.join(joinRequestOf(config, token, keyed.csr), signal, clientTls);
-    const { files, held } = await prepareCredentialSet(response, keyed.material, { now: clock.now(), group: config.group, writeBundle: config.writeBundle });
+    const { files, held: issued } = await prepareCredentialSet(response, keyed.material, { now: clock.now(), group: config.group, writeBundle: config.writeBundle });
     await writeCredentialSet(config.outDir, files, { now: clock.now(), gid: config.group, ...(deps.writerFs ? { fs: deps.writerFs } : {}) });
-    metrics.certExpiry.set(held.notAfter / 1000);
+    metrics.certExpiry.set(issued.notAfter / 1000);
     counter.inc({ result: 'success', code: '' });
     metrics.joinDuration.observe({ result: 'success' }, (clock.now() - started) / 1000);
     logger.info('credential set written', {
       outDir: config.outDir,
-      serial: held.serial,
-      spiffeId: held.spiffeId,
-      roles: held.roles,
-      notAfter: new Date(held.notAfter).toISOString(),
+      serial: issued.serial,
+      spiffeId: issued.spiffeId,
+      roles: issued.roles,
+      notAfter: new Date(issued.notAfter).toISOString(),
       tokenPath: path,
     });
     await notifyApp(config.notify, { outDir: config.outDir, logger });
-    return held;
+    return issued;
   } catch (err) {
     if (!signal.aborted) {
       counter.inc({ result: 'failure', code: logFieldsOf(err).code });
