@@ -3,13 +3,14 @@ import type { Registry } from 'prom-client';
 import { listen, type Listening } from '../common/listen.ts';
 import type { HostPort } from './config.ts';
 import type { AgentStatus } from './agent.ts';
+import { sendMetrics } from '../common/metrics-http.ts';
 
 export type HealthServer = Listening;
 
 /**
  * `/livez`: the process and its loop are alive. `/readyz`: a valid set is on disk (503 with the reason
  * before the first write and after expiry), so a startupProbe on it gates the app container.
- * `/metrics`: Prometheus text. Every answer is JSON except /metrics.
+ * `/metrics`: Prometheus text. Every answer is JSON except /metrics (text, also when it fails).
  */
 export async function startHealthServer(at: HostPort, status: () => AgentStatus, registry: Registry): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
@@ -24,16 +25,7 @@ export async function startHealthServer(at: HostPort, status: () => AgentStatus,
       const s = status();
       return json(s.ready ? 200 : 503, s);
     }
-    if (path === '/metrics') {
-      registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(text);
-        },
-        (err: Error) => json(500, { error: err.message }),
-      );
-      return;
-    }
+    if (path === '/metrics') return sendMetrics(res, registry);
     json(404, { error: 'not found' });
   });
   return listen(server, at.host, at.port);

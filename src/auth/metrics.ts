@@ -9,6 +9,7 @@ import { AGENT_VERSION } from '../protocol/version.ts';
 import { isRecordLive } from './inventory.ts';
 import { createScrapeCache } from './scrape-cache.ts';
 import type { AuthStorage } from './storage/types.ts';
+import { sendMetrics } from '../common/metrics-http.ts';
 
 /** How long one storage reading serves scrapes of the storage-backed gauges. */
 export const METRICS_STORAGE_CACHE_MS = 5_000;
@@ -129,16 +130,7 @@ export async function startMetricsServer(at: HostPort, registry: Registry): Prom
       res.end('not found: this port serves GET /metrics only\n');
       return;
     }
-    registry.metrics().then(
-      (text) => {
-        res.writeHead(200, { 'content-type': registry.contentType });
-        res.end(text);
-      },
-      (err: Error) => {
-        res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`collecting metrics failed: ${err.message}\n`);
-      },
-    );
+    sendMetrics(res, registry);
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
