@@ -254,7 +254,21 @@ export function refusedClaims(f: JwtFixture): fc.Arbitrary<Record<string, unknow
     const claims: Record<string, unknown> = { ...structuredClone(f.claims), 'kubernetes.io': structuredClone(k8s), ...more };
     for (const apply of changes) apply(claims);
     return claims;
-  });
+  }).filter((claims) => !namesAnotherPod(f, claims));
+}
+
+/**
+ * True when two changes together (say, one to `sub` and one to `kubernetes.io.namespace`) agree on a new,
+ * consistent identity: a token the validator rightly accepts, since which identities may join is the
+ * provision token's allow list, checked after the validator.
+ */
+function namesAnotherPod(f: JwtFixture, claims: Record<string, unknown>): boolean {
+  const k8s = claims['kubernetes.io'] as { namespace?: unknown; serviceaccount?: { name?: unknown } } | null | undefined;
+  if (k8s === null || typeof k8s !== 'object' || typeof k8s.namespace !== 'string') return false;
+  const sa = k8s.serviceaccount;
+  if (sa === null || typeof sa !== 'object' || typeof sa.name !== 'string') return false;
+  const sameAsFixture = k8s.namespace === f.pod.namespace && sa.name === f.pod.serviceAccount;
+  return !sameAsFixture && claims.sub === `system:serviceaccount:${k8s.namespace}:${sa.name}`;
 }
 
 /** Claims issued in the future beyond the 10 s leeway (no nbf), or that expire before they were issued. */
