@@ -1,0 +1,17 @@
+export { INJECTOR_OPTIONS } from './options.ts';
+export { resolveInjectorConfig } from './config.ts';
+export type { ResolvedInjectorConfig } from './config.ts';
+export { buildInjection, AGENT_CONTAINER, VOLUMES } from './inject.ts';
+export type { InjectionDefaults, InjectionResult } from './inject.ts';
+export { admit, AdmissionReviewSchema } from './admission.ts';
+export type { AdmissionReview, AdmissionResponse, AdmissionAnswer } from './admission.ts';
+export { ANNOTATIONS, ANNOTATION_PREFIX, STATUS_INJECTED } from './annotations.ts';
+export { InjectionDeniedError, CaBundleSyncError } from './errors.ts';
+export { startInjectorServer, MUTATE_PATH } from './server.ts';
+export { createServingTls } from './tls.ts';
+export type { ServingTls } from './tls.ts';
+export { syncCaBundle, startCaBundleSync } from './webhook-config.ts';
+export type { CaBundleSync } from './webhook-config.ts';
+export { runInjector } from './injector.ts';
+export type { RunningInjector } from './injector.ts';
+export type { Pod, JsonPatchOp } from './pod.ts';
