@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
-import { admit, AdmissionReviewSchema, type InjectionDefaults } from '../../../src/injector/index.ts';
+import { admit, AdmissionReviewSchema } from '../../../src/injector/index.ts';
+import { DEFAULTS as defaults } from './defaults.ts';
 
-const defaults: InjectionDefaults = {
-  authAddr: 'auth:3025',
-  clusterName: 'kube-join',
-  image: 'kube-join:0.1.0',
-  imagePullPolicy: 'IfNotPresent',
-  tokenName: 'kube-token',
-  outDir: '/var/run/kube-join',
-  caBundleConfigMap: 'kube-join-ca-bundle',
-  healthPort: 8087,
-  resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } },
-};
 
 function review(object: unknown, overrides: Record<string, unknown> = {}) {
   return AdmissionReviewSchema.parse({

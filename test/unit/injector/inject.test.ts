@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
-import { buildInjection, InjectionDeniedError, type InjectionDefaults, type JsonPatchOp, type Pod } from '../../../src/injector/index.ts';
+import { buildInjection, InjectionDeniedError, type JsonPatchOp, type Pod } from '../../../src/injector/index.ts';
+import { DEFAULTS as defaults } from './defaults.ts';
 
-const defaults: InjectionDefaults = {
-  authAddr: 'kube-join-auth.kube-join.svc:3025',
-  clusterName: 'prod',
-  image: 'registry.example/kube-join:1.2.3',
-  imagePullPolicy: 'IfNotPresent',
-  tokenName: 'kube-token',
-  outDir: '/var/run/kube-join',
-  caBundleConfigMap: 'kube-join-ca-bundle',
-  healthPort: 8087,
-  resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } },
-};
 
 function pod(annotations: Record<string, string> | undefined, spec: Pod['spec'] = { containers: [{ name: 'app', image: 'nginx' }] }): Pod {
   return { metadata: { generateName: 'web-', ...(annotations ? { annotations } : {}) }, spec };
 }
 
-function patchOf(p: Pod, d: InjectionDefaults = defaults): JsonPatchOp[] {
-  const result = buildInjection(p, d);
+function patchOf(p: Pod): JsonPatchOp[] {
+  const result = buildInjection(p, defaults);
   assert.equal(result.kind, 'patch', `expected a patch, got ${JSON.stringify(result)}`);
   return result.kind === 'patch' ? result.patch : [];
 }
