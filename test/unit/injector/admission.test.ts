@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { admit, AdmissionReviewSchema } from '../../../src/injector/index.ts';
 import { DEFAULTS as defaults } from './defaults.ts';
 
-
 function review(object: unknown, overrides: Record<string, unknown> = {}) {
   return AdmissionReviewSchema.parse({
     apiVersion: 'admission.k8s.io/v1',
