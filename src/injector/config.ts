@@ -11,6 +11,8 @@ import { INJECTOR_OPTIONS } from './options.ts';
 export interface ResolvedInjectorConfig {
   listen: HostPort;
   sans: string[];
+  /** The Secret with the CA the replicas share; undefined: a CA of this process's own. */
+  tlsSecret: { namespace: string; name: string } | undefined;
   /** undefined: the caBundle is left alone (--webhook-config-name off). */
   webhook: { configName: string; syncIntervalMs: number } | undefined;
   kube: { kubeconfig: string | undefined; inCluster: { host: string; port: string } | undefined; timeoutMs: number };
@@ -22,6 +24,7 @@ export interface ResolvedInjectorConfig {
 /** A Kubernetes resource quantity, e.g. 10m, 64Mi, 1.5Gi. */
 const QUANTITY = /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Resolves `kube-join injector`'s options: flags > environment > config file > defaults. Throws ConfigError naming the flag. */
 export function resolveInjectorConfig(sources: OptionSources): ResolvedInjectorConfig {
@@ -48,6 +51,11 @@ export function resolveInjectorConfig(sources: OptionSources): ResolvedInjectorC
   };
   const sans = v.san as string[];
   if (sans.length === 0) throw new ConfigError('san', '--san needs at least one DNS name or IP');
+  const tlsSecretName = str('tlsSecret') || undefined;
+  const tlsSecretNamespace = str('tlsSecretNamespace') || undefined;
+  if (tlsSecretName !== undefined && !OBJECT_NAME.test(tlsSecretName)) throw new ConfigError('tlsSecret', `--tls-secret must be a Secret name (got ${JSON.stringify(tlsSecretName)})`);
+  if ((tlsSecretName === undefined) !== (tlsSecretNamespace === undefined)) throw new ConfigError('tlsSecretNamespace', '--tls-secret and --tls-secret-namespace go together');
+  if (tlsSecretNamespace !== undefined && !NAMESPACE.test(tlsSecretNamespace)) throw new ConfigError('tlsSecretNamespace', `--tls-secret-namespace must be a namespace name (got ${JSON.stringify(tlsSecretNamespace)})`);
   const configName = str('webhookConfigName') as string;
   if (configName !== 'off' && !OBJECT_NAME.test(configName)) throw new ConfigError('webhookConfigName', `--webhook-config-name must be an object name or "off" (got ${JSON.stringify(configName)})`);
   const syncIntervalMs = v.webhookSyncInterval as number;
@@ -59,6 +67,7 @@ export function resolveInjectorConfig(sources: OptionSources): ResolvedInjectorC
   return {
     listen,
     sans,
+    tlsSecret: tlsSecretName !== undefined && tlsSecretNamespace !== undefined ? { namespace: tlsSecretNamespace, name: tlsSecretName } : undefined,
     webhook: configName === 'off' ? undefined : { configName, syncIntervalMs },
     kube: {
       kubeconfig: str('kubeconfig'),

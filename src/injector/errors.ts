@@ -19,3 +19,10 @@ export class CaBundleSyncError extends KubeJoinError<'ERR_CA_BUNDLE_SYNC'> {
     super('ERR_CA_BUNDLE_SYNC', message, { cause });
   }
 }
+
+/** The CA the replicas share could not be read from, or stored in, its Secret. */
+export class InjectorCaError extends KubeJoinError<'ERR_INJECTOR_CA'> {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_INJECTOR_CA', message, { cause });
+  }
+}

@@ -8,6 +8,8 @@ import { AGENT_VERSION } from '../protocol/version.ts';
 export const INJECTOR_OPTIONS: readonly OptionSpec[] = [
   { key: 'listen', flag: 'listen', kind: 'string', arg: '<host:port>', default: '0.0.0.0:8443', help: 'address of the HTTPS webhook (POST /mutate, GET /healthz, /readyz)' },
   { key: 'san', flag: 'san', kind: 'list', arg: '<name,...>', repeatable: true, default: ['localhost', '127.0.0.1'], help: 'DNS names and IPs of the webhook\'s serving certificate, e.g. its Service\'s NAME.NAMESPACE.svc (repeatable)' },
+  { key: 'tlsSecret', flag: 'tls-secret', kind: 'string', arg: '<name>', help: 'Secret (in --tls-secret-namespace) holding the CA the serving certificate is signed with: the first replica creates it, every replica uses it, so several agree on one caBundle (default: none, a CA of this process\'s own); needs get and create on it' },
+  { key: 'tlsSecretNamespace', flag: 'tls-secret-namespace', kind: 'string', arg: '<namespace>', help: 'namespace of --tls-secret (required with it)' },
   { key: 'webhookConfigName', flag: 'webhook-config-name', kind: 'string', arg: '<name>', default: 'kube-join-injector', help: 'MutatingWebhookConfiguration whose caBundle the injector keeps set to its own CA ("off": leave it alone)' },
   { key: 'webhookSyncInterval', flag: 'webhook-sync-interval', kind: 'duration', arg: '<duration>', default: '1m', help: 'how often the caBundle is checked and put back (e.g. after helm upgrade resets it)' },
   { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', arg: '<file>', help: 'kubeconfig for the Kubernetes API the MutatingWebhookConfiguration is in (default: the pod\'s in-cluster config); its user needs get and patch on it' },

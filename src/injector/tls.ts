@@ -8,17 +8,26 @@ import {
   ExtendedKeyUsageExtension,
   KeyUsageFlags,
   KeyUsagesExtension,
+  PemConverter,
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
+  X509Certificate,
   X509CertificateGenerator,
 } from '../common/x509.ts';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
-/** Made anew at every start and never stored, so the key dies with the process. */
-const LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
+/** The CA outlives any process; a process makes its serving certificate anew at every start. */
+const CA_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
+const SERVING_LIFETIME_MS = 365 * 24 * 3600 * 1000;
 /** Covers clock skew between the injector and the apiserver. */
 const BACKDATE_MS = 60 * 1000;
+
+/** The injector's CA as PEM: what a Secret shares between replicas. */
+export interface InjectorCa {
+  certPem: string;
+  keyPem: string;
+}
 
 export interface ServingTls {
   /** The CA the MutatingWebhookConfiguration's caBundle carries. */
@@ -27,40 +36,48 @@ export interface ServingTls {
   keyPem: string;
 }
 
-/**
- * The webhook's own TLS: a self-signed CA and a serving certificate for `names` (DNS names and IPs,
- * e.g. the Service's `name.namespace.svc`), both ECDSA P-256, in memory. The apiserver trusts the CA
- * through the caBundle the injector keeps in its MutatingWebhookConfiguration; nothing else does.
- */
-export async function createServingTls(names: readonly string[], now: number): Promise<ServingTls> {
-  const caKeys = await subtle.generateKey(EC, true, ['sign', 'verify']);
-  const window = { notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(now + LIFETIME_MS) };
-  const ca = await X509CertificateGenerator.createSelfSigned({
+/** A self-signed ECDSA P-256 CA that signs the webhook's serving certificates and nothing else. */
+export async function createInjectorCa(now: number): Promise<InjectorCa> {
+  const keys = await subtle.generateKey(EC, true, ['sign', 'verify']);
+  const cert = await X509CertificateGenerator.createSelfSigned({
     name: [{ CN: ['kube-join injector CA'] }, { O: ['kube-join'] }],
-    ...window,
-    keys: caKeys,
+    notBefore: new Date(now - BACKDATE_MS),
+    notAfter: new Date(now + CA_LIFETIME_MS),
+    keys,
     signingAlgorithm: SIGNING,
     extensions: [
       new BasicConstraintsExtension(true, 0, true),
       new KeyUsagesExtension(KeyUsageFlags.keyCertSign, true),
-      await SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+      await SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
+  return { certPem: cert.toString('pem') + '\n', keyPem: privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)) };
+}
+
+/**
+ * A serving certificate for `names` (DNS names and IPs, e.g. the Service's `name.namespace.svc`),
+ * signed by `ca`, with a fresh key that stays in memory. The apiserver trusts it through the caBundle
+ * the injector keeps in its MutatingWebhookConfiguration; nothing else does.
+ */
+export async function issueServingTls(ca: InjectorCa, names: readonly string[], now: number): Promise<ServingTls> {
+  const caCert = new X509Certificate(ca.certPem);
+  const caKey = await subtle.importKey('pkcs8', PemConverter.decodeFirst(ca.keyPem), EC, false, ['sign']);
   const keys = await subtle.generateKey(EC, true, ['sign', 'verify']);
   const cert = await X509CertificateGenerator.create({
     subject: [{ CN: [names[0] ?? 'kube-join-injector'] }, { O: ['kube-join'] }],
-    issuer: ca.subjectName,
-    ...window,
+    issuer: caCert.subjectName,
+    notBefore: new Date(now - BACKDATE_MS),
+    notAfter: new Date(Math.min(now + SERVING_LIFETIME_MS, caCert.notAfter.getTime())),
     publicKey: keys.publicKey,
-    signingKey: caKeys.privateKey,
+    signingKey: caKey,
     signingAlgorithm: SIGNING,
     extensions: [
       new BasicConstraintsExtension(false, undefined, true),
       new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
       new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth], false),
       new SubjectAlternativeNameExtension(names.map((n) => ({ type: isIP(n) !== 0 ? ('ip' as const) : ('dns' as const), value: n })), false),
-      await AuthorityKeyIdentifierExtension.create(ca),
+      await AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
-  return { caPem: ca.toString('pem') + '\n', certPem: cert.toString('pem') + '\n', keyPem: privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)) };
+  return { caPem: ca.certPem, certPem: cert.toString('pem') + '\n', keyPem: privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)) };
 }

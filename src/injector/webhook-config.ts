@@ -55,8 +55,7 @@ export function startCaBundleSync(options: { client: KubeClient; name: string; c
   const tick = async () => {
     try {
       const result = await syncCaBundle(client, name, caPem);
-      if (result === 'patched') logger.info('webhook caBundle patched', { mutatingWebhookConfiguration: name });
-      else if (!ready) logger.info('webhook caBundle current', { mutatingWebhookConfiguration: name });
+      if (result === 'patched' || !ready) logger.info('webhook caBundle in place', { mutatingWebhookConfiguration: name, patched: result === 'patched' });
       ready = true;
       lastError = undefined;
     } catch (err) {

@@ -509,11 +509,13 @@ describe('chart kube-join-auth: the injector (real helm)', () => {
     assert.match(await lintChart(AUTH, { ...seed, injector: { enabled: true } }), /^1 chart\(s\) linted, 0 chart\(s\) failed$/m);
   });
 
-  it('renders its ServiceAccount, ClusterRole and binding, Service, Deployment and MutatingWebhookConfiguration', () => {
+  it('renders its ServiceAccount, ClusterRole and Role with their bindings, Service, Deployment and MutatingWebhookConfiguration', () => {
     assert.deepEqual(rendered.filter((m) => m.metadata.name.includes('injector')).map((m) => `${m.kind}/${m.metadata.name}`), [
       `ServiceAccount/${INJECTOR}`,
       `ClusterRole/${MWC}`,
       `ClusterRoleBinding/${MWC}`,
+      `Role/${INJECTOR}`,
+      `RoleBinding/${INJECTOR}`,
       `Service/${INJECTOR}`,
       `Deployment/${INJECTOR}`,
       `MutatingWebhookConfiguration/${MWC}`,
@@ -531,6 +533,13 @@ describe('chart kube-join-auth: the injector (real helm)', () => {
     assert.equal(config.defaults.caBundleConfigMap, 'kube-join-ca-bundle');
     assert.equal(config.defaults.tokenName, undefined);
     assert.equal(config.webhook?.configName, MWC);
+    assert.deepEqual(config.tlsSecret, { namespace: 'kube-join', name: `${INJECTOR}-ca` });
+  });
+
+  it('runs two replicas by default, sharing the CA Secret; injector.replicaCount sets them', async () => {
+    assert.equal(findOne(rendered, 'Deployment', INJECTOR).spec.replicas, 2);
+    const manifests = await renderChart(AUTH, { ...seed, injector: { enabled: true, replicaCount: 3 } }, { namespace: 'kube-join' });
+    assert.equal(findOne(manifests, 'Deployment', INJECTOR).spec.replicas, 3);
   });
 
   it('the webhook calls its Service on /mutate, by a name its certificate carries; the caBundle is left to the injector', () => {
@@ -543,10 +552,17 @@ describe('chart kube-join-auth: the injector (real helm)', () => {
     assert.deepEqual(injectorContainer(rendered).readinessProbe.httpGet, { path: '/readyz', port: 'webhook', scheme: 'HTTPS' });
   });
 
-  it('may get and patch its own MutatingWebhookConfiguration, and nothing else', () => {
+  it('may get and patch its own MutatingWebhookConfiguration, get its CA Secret and create Secrets in its namespace, and nothing else', () => {
     assert.deepEqual(findOne(rendered, 'ClusterRole', MWC).rules, [{ apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [MWC], verbs: ['get', 'patch'] }]);
     const binding = findOne(rendered, 'ClusterRoleBinding', MWC);
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: INJECTOR, namespace: 'kube-join' }]);
+    const role = findOne(rendered, 'Role', INJECTOR);
+    assert.equal(role.metadata.namespace, 'kube-join');
+    assert.deepEqual(role.rules, [
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [`${INJECTOR}-ca`], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    ]);
+    assert.deepEqual(findOne(rendered, 'RoleBinding', INJECTOR).subjects, [{ kind: 'ServiceAccount', name: INJECTOR, namespace: 'kube-join' }]);
     assert.equal(findOne(rendered, 'Deployment', INJECTOR).spec.template.spec.serviceAccountName, INJECTOR);
   });
 

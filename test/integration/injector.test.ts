@@ -90,6 +90,6 @@ describe('kube-join injector (process on loopback)', function () {
     assert.equal(noAuth.stderr, 'kube-join: --auth-addr (or KUBE_JOIN_AUTH_ADDR) is required: the address every injected agent joins [ERR_CONFIG]\n');
     const noKube = await kubeJoinRun(['injector', '--listen', '127.0.0.1:0', '--auth-addr', 'a:1'], { env: { PATH: process.env.PATH } });
     assert.equal(noKube.code, 2);
-    assert.equal(noKube.stderr, 'kube-join: keeping the webhook\'s caBundle needs the Kubernetes API: run in a pod or give --kubeconfig (or --webhook-config-name off) [ERR_CONFIG]\n');
+    assert.equal(noKube.stderr, 'kube-join: keeping the webhook\'s caBundle (and --tls-secret) needs the Kubernetes API: run in a pod or give --kubeconfig (or --webhook-config-name off) [ERR_CONFIG]\n');
   });
 });

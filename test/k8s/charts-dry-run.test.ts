@@ -32,7 +32,7 @@ describe('k8s: rendered charts pass server-side dry-run on a real kube-apiserver
   const cases: { chart: string; namespace: string; extra?: Values; kinds: string[] }[] = [
     { chart: 'kube-join-auth', namespace: 'kube-join', kinds: ['Deployment', 'Service', 'ServiceAccount', 'ClusterRoleBinding', 'PersistentVolumeClaim', 'ConfigMap'] },
     { chart: 'kube-join-auth', namespace: 'kube-join', extra: { storage: { type: 'kubernetes' }, replicaCount: 2 }, kinds: ['Deployment', 'Role', 'RoleBinding'] },
-    { chart: 'kube-join-auth', namespace: 'kube-join', extra: { injector: { enabled: true } }, kinds: ['MutatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment'] },
+    { chart: 'kube-join-auth', namespace: 'kube-join', extra: { injector: { enabled: true } }, kinds: ['MutatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'Deployment'] },
     { chart: 'kube-join-agent', namespace: 'teleport-agent', kinds: ['Deployment', 'ServiceAccount'] },
     { chart: 'kube-join-agent', namespace: 'teleport-agent', extra: { kind: 'Job', mode: 'init' }, kinds: ['Job'] },
   ];

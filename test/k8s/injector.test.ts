@@ -1,7 +1,7 @@
 /**
  * The k8s tier for `kube-join injector`: the real kube-apiserver calls the real injector process on
  * loopback through a MutatingWebhookConfiguration whose caBundle the injector sets itself (as its own
- * ServiceAccount, allowed only get and patch on that one object). No controller-manager runs, so a
+ * ServiceAccount, allowed only get and patch on that one object). Two replicas share one CA Secret. No controller-manager runs, so a
  * Deployment's pod is created from its template as the ReplicaSet controller would.
  */
 import assert from 'node:assert/strict';
@@ -18,6 +18,7 @@ const SA = 'web';
 const INJECTOR_NS = 'kube-join-injector';
 const INJECTOR_SA = 'injector';
 const MWC = 'kube-join-injector-test';
+const CA_SECRET = 'kube-join-injector-ca';
 const MWC_PATH = `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${MWC}`;
 
 interface StoredPod {
@@ -34,7 +35,7 @@ describe('k8s: kube-join injector called by a real kube-apiserver', function () 
   this.timeout(90_000);
   let cluster: KubeCluster;
   let dir: string;
-  let injector: KubeJoinProcess | undefined;
+  let replicas: KubeJoinProcess[] = [];
 
   const webhook = (name: string, port: number, failurePolicy: 'Fail' | 'Ignore') => ({
     name,
@@ -66,41 +67,56 @@ describe('k8s: kube-join injector called by a real kube-apiserver', function () 
     await cluster.createServiceAccount(NS, SA);
     await cluster.createNamespace(INJECTOR_NS);
     await cluster.createServiceAccount(INJECTOR_NS, INJECTOR_SA);
-    // What the auth chart grants the injector: get and patch on its own MutatingWebhookConfiguration, nothing else.
+    // What the auth chart grants the injector: get and patch on its own MutatingWebhookConfiguration,
+    // get on its CA Secret and create (which cannot be narrowed to a name) in its namespace.
     await cluster.admin.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', {
       body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'kube-join-injector-test' }, rules: [{ apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [MWC], verbs: ['get', 'patch'] }] },
     });
     await cluster.createClusterRoleBinding('kube-join-injector-test', 'kube-join-injector-test', [{ kind: 'ServiceAccount', name: INJECTOR_SA, namespace: INJECTOR_NS }]);
+    await cluster.admin.request('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${INJECTOR_NS}/roles`, {
+      body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'injector-ca' }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [CA_SECRET], verbs: ['get'] }, { apiGroups: [''], resources: ['secrets'], verbs: ['create'] }] },
+    });
+    await cluster.createRoleBinding(INJECTOR_NS, 'injector-ca', 'injector-ca', [{ namespace: INJECTOR_NS, name: INJECTOR_SA }]);
     const kubeconfig = join(dir, 'injector.kubeconfig');
     await cluster.writeKubeconfig(kubeconfig, await cluster.requestToken(INJECTOR_NS, INJECTOR_SA, { audiences: [cluster.server], expirationSeconds: 3600 }));
 
-    injector = kubeJoin(['injector', '--listen', '127.0.0.1:0', '--san', '127.0.0.1', '--kubeconfig', kubeconfig, '--webhook-config-name', MWC, '--webhook-sync-interval', '1s', '--auth-addr', 'kube-join-auth.kube-join.svc:3025', '--cluster-name', 'k8s-test.kube-join', '--token-name', 'kube-token', '--image', 'registry.invalid/kube-join:test'], { logFile: join(dir, 'injector.log') });
-    const ready = await injector.waitFor('injector listening');
-    // Two webhooks to the same injector: every pod passes it twice, as on a reinvocation.
+    // Two replicas started at once: both try to create the CA Secret, one wins, both sign with its CA.
+    const start = (name: string) =>
+      kubeJoin(['injector', '--listen', '127.0.0.1:0', '--san', '127.0.0.1', '--kubeconfig', kubeconfig, '--tls-secret', CA_SECRET, '--tls-secret-namespace', INJECTOR_NS, '--webhook-config-name', MWC, '--webhook-sync-interval', '1s', '--auth-addr', 'kube-join-auth.kube-join.svc:3025', '--cluster-name', 'k8s-test.kube-join', '--token-name', 'kube-token', '--image', 'registry.invalid/kube-join:test'], { logFile: join(dir, `${name}.log`) });
+    replicas = [start('injector-a'), start('injector-b')];
+    const ports = (await Promise.all(replicas.map((r) => r.waitFor('injector listening')))).map((line) => Number(line.port));
+    // One webhook per replica: every pod passes both, as on a reinvocation.
     await cluster.admin.request('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
-      body: { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: MWC }, webhooks: [webhook('a.inject.kube-join.io', Number(ready.port), 'Fail'), webhook('b.inject.kube-join.io', Number(ready.port), 'Fail')] },
+      body: { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: MWC }, webhooks: [webhook('a.inject.kube-join.io', ports[0] as number, 'Fail'), webhook('b.inject.kube-join.io', ports[1] as number, 'Fail')] },
     });
-    await injector.waitFor('webhook caBundle patched');
+    await Promise.all(replicas.map((r) => r.waitFor('webhook caBundle in place')));
   });
 
   after(async () => {
-    await injector?.stop();
+    await Promise.all(replicas.map((r) => r.stop()));
     await cluster?.admin.request('DELETE', MWC_PATH).catch(() => undefined);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('the injector set its CA as the caBundle of every webhook, with only get and patch on that object', async () => {
+  /** The next caBundle patch by either replica after `seen`. */
+  const nextPatch = (seen: readonly (Record<string, unknown> | undefined)[]) =>
+    Promise.race(replicas.map((r, i) => r.waitFor('webhook caBundle in place', (line) => line.patched === true && line !== seen[i]).catch(() => new Promise<never>(() => undefined))));
+
+  it('both replicas set the CA of the shared Secret as the caBundle, with only get and patch on that object', async () => {
     const mwc = await cluster.admin.request<{ webhooks: { clientConfig: { caBundle?: string } }[] }>('GET', MWC_PATH);
-    const bundles = mwc.webhooks.map((w) => Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8'));
-    assert.equal(bundles.length, 2);
-    for (const pem of bundles) assert.match(pem, /^-----BEGIN CERTIFICATE-----\n/);
-    assert.equal(bundles[0], bundles[1]);
+    const secret = await cluster.admin.request<{ data: Record<string, string> }>('GET', `/api/v1/namespaces/${INJECTOR_NS}/secrets/${CA_SECRET}`);
+    assert.deepEqual(mwc.webhooks.map((w) => w.clientConfig.caBundle), [secret.data['ca.crt'], secret.data['ca.crt']]);
+    assert.match(Buffer.from(secret.data['ca.crt'] ?? '', 'base64').toString('utf8'), /^-----BEGIN CERTIFICATE-----\n/);
+    // Exactly one of them patched it; the other found it in place (the same CA).
+    const patched = replicas.map((r) => r.lines.filter((l) => l.msg === 'webhook caBundle in place' && l.patched === true).length);
+    assert.deepEqual(patched.sort(), [0, 1]);
   });
 
   it('puts the caBundle back after something resets it (as helm upgrade does)', async () => {
-    const first = await injector?.waitFor('webhook caBundle patched');
+    const seen = replicas.map((r) => r.lines.filter((l) => l.msg === 'webhook caBundle in place').at(-1));
+    const repaired = nextPatch(seen);
     await cluster.admin.request('PATCH', MWC_PATH, { body: [{ op: 'remove', path: '/webhooks/0/clientConfig/caBundle' }], contentType: 'application/json-patch+json' });
-    await injector?.waitFor('webhook caBundle patched', (line) => line !== first);
+    await repaired;
     const mwc = await cluster.admin.request<{ webhooks: { clientConfig: { caBundle?: string } }[] }>('GET', MWC_PATH);
     assert.equal(mwc.webhooks[0]?.clientConfig.caBundle, mwc.webhooks[1]?.clientConfig.caBundle);
   });
@@ -152,7 +168,7 @@ describe('k8s: kube-join injector called by a real kube-apiserver', function () 
 
   describe('with the injector down', () => {
     before(async () => {
-      await injector?.stop();
+      await Promise.all(replicas.map((r) => r.stop()));
     });
 
     it('failurePolicy Fail: the pod is refused, naming the webhook that could not be called', async () => {

@@ -21,6 +21,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s-%s" .Release.Namespace (include "kube-join-auth.injector.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* The Secret with the CA every replica signs its serving certificate with (created by the first). */}}
+{{- define "kube-join-auth.injector.caSecret" -}}
+{{- printf "%s-ca" (include "kube-join-auth.injector.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{/* The names the apiserver may call the injector's Service by. */}}
 {{- define "kube-join-auth.injector.sans" -}}
 {{- $name := include "kube-join-auth.injector.fullname" . -}}
@@ -33,7 +38,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $v := .Values.injector -}}
 {{- $authAddr := default (printf "%s.%s.svc:%d" (include "kube-join-auth.fullname" .) .Release.Namespace (int .Values.service.port)) $v.authAddr -}}
 {{- $image := default (include "kube-join-auth.image" .) $v.agentImage -}}
-{{- $args := list "injector" "--listen" (printf "0.0.0.0:%d" (int $v.port)) "--san" (include "kube-join-auth.injector.sans" .) "--webhook-config-name" (include "kube-join-auth.injector.webhookConfigName" .) "--auth-addr" $authAddr "--cluster-name" .Values.clusterName "--image" $image "--image-pull-policy" .Values.image.pullPolicy "--ca-bundle-configmap" $v.caBundleConfigMap -}}
+{{- $args := list "injector" "--listen" (printf "0.0.0.0:%d" (int $v.port)) "--san" (include "kube-join-auth.injector.sans" .) "--tls-secret" (include "kube-join-auth.injector.caSecret" .) "--tls-secret-namespace" .Release.Namespace "--webhook-config-name" (include "kube-join-auth.injector.webhookConfigName" .) "--auth-addr" $authAddr "--cluster-name" .Values.clusterName "--image" $image "--image-pull-policy" .Values.image.pullPolicy "--ca-bundle-configmap" $v.caBundleConfigMap -}}
 {{- if $v.tokenName -}}
 {{- $args = concat $args (list "--token-name" $v.tokenName) -}}
 {{- end -}}
