@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { subtle } from '../common/crypto.ts';
 import { privateKeyPem } from '../common/pem.ts';
+import { BACKDATE_MS, CA_KEY_ALGORITHM, CA_SIGNING, createSelfSignedCa, type CaPem } from '../common/self-signed-ca.ts';
 import {
   AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
@@ -10,24 +11,16 @@ import {
   KeyUsagesExtension,
   PemConverter,
   SubjectAlternativeNameExtension,
-  SubjectKeyIdentifierExtension,
   X509Certificate,
   X509CertificateGenerator,
 } from '../common/x509.ts';
 
-const EC = { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams;
-const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
 /** The CA outlives any process; a process makes its serving certificate anew at every start. */
 const CA_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
 const SERVING_LIFETIME_MS = 365 * 24 * 3600 * 1000;
-/** Covers clock skew between the injector and the apiserver. */
-const BACKDATE_MS = 60 * 1000;
 
 /** The injector's CA as PEM: what a Secret shares between replicas. */
-export interface InjectorCa {
-  certPem: string;
-  keyPem: string;
-}
+export type InjectorCa = CaPem;
 
 export interface ServingTls {
   /** The CA the MutatingWebhookConfiguration's caBundle carries. */
@@ -36,22 +29,9 @@ export interface ServingTls {
   keyPem: string;
 }
 
-/** A self-signed ECDSA P-256 CA that signs the webhook's serving certificates and nothing else. */
-export async function createInjectorCa(now: number): Promise<InjectorCa> {
-  const keys = await subtle.generateKey(EC, true, ['sign', 'verify']);
-  const cert = await X509CertificateGenerator.createSelfSigned({
-    name: [{ CN: ['kube-join injector CA'] }, { O: ['kube-join'] }],
-    notBefore: new Date(now - BACKDATE_MS),
-    notAfter: new Date(now + CA_LIFETIME_MS),
-    keys,
-    signingAlgorithm: SIGNING,
-    extensions: [
-      new BasicConstraintsExtension(true, 0, true),
-      new KeyUsagesExtension(KeyUsageFlags.keyCertSign, true),
-      await SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  return { certPem: cert.toString('pem') + '\n', keyPem: privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)) };
+/** A self-signed CA that signs the webhook's serving certificates and nothing else. */
+export function createInjectorCa(now: number): Promise<InjectorCa> {
+  return createSelfSignedCa({ name: [{ CN: ['kube-join injector CA'] }, { O: ['kube-join'] }], now, lifetimeMs: CA_LIFETIME_MS });
 }
 
 /**
@@ -61,8 +41,8 @@ export async function createInjectorCa(now: number): Promise<InjectorCa> {
  */
 export async function issueServingTls(ca: InjectorCa, names: readonly string[], now: number): Promise<ServingTls> {
   const caCert = new X509Certificate(ca.certPem);
-  const caKey = await subtle.importKey('pkcs8', PemConverter.decodeFirst(ca.keyPem), EC, false, ['sign']);
-  const keys = await subtle.generateKey(EC, true, ['sign', 'verify']);
+  const caKey = await subtle.importKey('pkcs8', PemConverter.decodeFirst(ca.keyPem), CA_KEY_ALGORITHM, false, ['sign']);
+  const keys = await subtle.generateKey(CA_KEY_ALGORITHM, true, ['sign', 'verify']);
   const cert = await X509CertificateGenerator.create({
     subject: [{ CN: [names[0] ?? 'kube-join-injector'] }, { O: ['kube-join'] }],
     issuer: caCert.subjectName,
@@ -70,7 +50,7 @@ export async function issueServingTls(ca: InjectorCa, names: readonly string[], 
     notAfter: new Date(Math.min(now + SERVING_LIFETIME_MS, caCert.notAfter.getTime())),
     publicKey: keys.publicKey,
     signingKey: caKey,
-    signingAlgorithm: SIGNING,
+    signingAlgorithm: CA_SIGNING,
     extensions: [
       new BasicConstraintsExtension(false, undefined, true),
       new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
