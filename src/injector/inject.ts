@@ -129,11 +129,14 @@ function parseRequest(annotations: Record<string, string>, defaults: InjectionDe
   return { tokenName, roles, apps, outDir, notify };
 }
 
-/** Names the injector adds that the pod must not use already. */
-function checkNoClash(pod: Pod, outDir: string): void {
+/** Names and the port the injector adds that the pod must not use already. */
+function checkNoClash(pod: Pod, outDir: string, healthPort: number): void {
   const spec = pod.spec ?? {};
   const containers = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
   if (containers.some((c) => c.name === AGENT_CONTAINER)) throw new InjectionDeniedError('spec.containers', `a container named "${AGENT_CONTAINER}" already exists; the injector adds its own`);
+  // The containers share one network namespace: the agent's health server and the app cannot both bind it.
+  const taken = containers.find((c) => (c.ports ?? []).some((p) => p.containerPort === healthPort));
+  if (taken !== undefined) throw new InjectionDeniedError('spec.containers', `container "${taken.name}" uses port ${healthPort}, which the agent's health server listens on (the injector's --agent-health-port)`);
   const ours = new Set<string>(Object.values(VOLUMES));
   const volume = (spec.volumes ?? []).find((v) => ours.has(v.name));
   if (volume !== undefined) throw new InjectionDeniedError('spec.volumes', `a volume named "${volume.name}" already exists; the injector adds its own`);
@@ -222,7 +225,7 @@ export function buildInjection(pod: Pod, defaults: InjectionDefaults): Injection
     return { kind: 'skip', reason: 'already injected' };
   }
   const req = parseRequest(annotations, defaults);
-  checkNoClash(pod, req.outDir);
+  checkNoClash(pod, req.outDir, defaults.healthPort);
   const warnings: string[] = [];
   const uid = agentUid(pod, req.notify, warnings);
 

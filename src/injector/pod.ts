@@ -21,6 +21,7 @@ export interface Container {
   name: string;
   image?: string;
   volumeMounts?: VolumeMount[];
+  ports?: { containerPort: number; name?: string; protocol?: string }[];
   securityContext?: SecurityContext;
   [field: string]: unknown;
 }

@@ -158,11 +158,13 @@ describe('buildInjection', () => {
       });
     });
 
-    it('a pod that already uses a name the injector adds', () => {
+    it('a pod that already uses a name or the port the injector adds', () => {
       const err = denial(pod({ 'kube-join.io/inject': 'true' }, { containers: [{ name: 'app' }], volumes: [{ name: 'kube-join-certs', emptyDir: {} }] }));
       assert.equal(err.message, 'spec.volumes: a volume named "kube-join-certs" already exists; the injector adds its own');
       const mounted = denial(pod({ 'kube-join.io/inject': 'true' }, { containers: [{ name: 'app', volumeMounts: [{ name: 'x', mountPath: '/var/run/kube-join' }] }] }));
       assert.equal(mounted.message, 'kube-join.io/output-path: container "app" already mounts something at /var/run/kube-join; choose another path');
+      const port = denial(pod({ 'kube-join.io/inject': 'true' }, { containers: [{ name: 'app', ports: [{ containerPort: 8087 }] }] }));
+      assert.equal(port.message, 'spec.containers: container "app" uses port 8087, which the agent\'s health server listens on (the injector\'s --agent-health-port)');
     });
   });
 });
