@@ -12,7 +12,7 @@ export const INJECTOR_OPTIONS: readonly OptionSpec[] = [
   { key: 'tlsSecretNamespace', flag: 'tls-secret-namespace', kind: 'string', arg: '<namespace>', help: 'namespace of --tls-secret (required with it)' },
   { key: 'webhookConfigName', flag: 'webhook-config-name', kind: 'string', arg: '<name>', default: 'kube-join-injector', help: 'MutatingWebhookConfiguration whose caBundle the injector keeps set to its own CA ("off": leave it alone)' },
   { key: 'webhookSyncInterval', flag: 'webhook-sync-interval', kind: 'duration', arg: '<duration>', default: '1m', help: 'how often the caBundle is checked and put back (e.g. after helm upgrade resets it)' },
-  { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', arg: '<file>', help: 'kubeconfig for the Kubernetes API the MutatingWebhookConfiguration is in (default: the pod\'s in-cluster config); its user needs get and patch on it' },
+  { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', arg: '<file>', help: 'kubeconfig for the Kubernetes API the MutatingWebhookConfiguration is in (default: the pod\'s in-cluster config); its user needs get and patch on it, and with --tls-secret get and create on that Secret' },
   { key: 'kubeTimeout', flag: 'kube-timeout', kind: 'duration', arg: '<duration>', default: '5s', help: 'timeout of one Kubernetes API request' },
   { key: 'authAddr', flag: 'auth-addr', kind: 'string', arg: '<host:port>', help: 'address of the kube-join auth service, given to every injected agent (required)' },
   { key: 'clusterName', flag: 'cluster-name', kind: 'string', arg: '<name>', default: 'kube-join', help: 'the auth service\'s cluster name: the audience of the projected token and the agents\' --cluster-name' },
