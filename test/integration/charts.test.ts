@@ -14,6 +14,7 @@ import { AGENT_OPTIONS, PROJECTED_TOKEN_PATH } from '../../src/agent/options.ts'
 import { resolveAuthConfig } from '../../src/auth/config.ts';
 import { AUTH_OPTIONS } from '../../src/auth/options.ts';
 import { resolveInjectorConfig } from '../../src/injector/config.ts';
+import { buildInjection } from '../../src/injector/inject.ts';
 import { INJECTOR_OPTIONS } from '../../src/injector/options.ts';
 import { parseProvisionToken } from '../../src/auth/tokens.ts';
 import type { OptionSpec } from '../../src/config/options.ts';
@@ -609,6 +610,39 @@ describe('chart kube-join-auth: the injector (real helm)', () => {
     assert.equal(config.defaults.tokenName, 'kube-token');
     assert.equal(config.defaults.image, 'registry.example/kube-join:1.2.3');
     assert.equal(config.logLevel, 'debug');
+  });
+
+  it('injects the very sidecar the agent chart renders: same args, env, ports, probes, resources, security context, token and volume', async () => {
+    const agentSeed = without(await seedValues(AGENT), ['caPin']);
+    const chartPod = podSpecOf(await renderChart(AGENT, { ...agentSeed, caFile: { configMap: 'kube-join-ca-bundle', key: 'ca.crt' } }, { namespace: 'teleport-agent' }));
+    const fromChart = chartPod.initContainers.find((c: Obj) => c.name === 'kube-join') as Obj;
+    const config = resolveInjectorConfig({ flags: parseFlags(INJECTOR_OPTIONS, flagsOf(injectorContainer(rendered), 'injector')), env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' } });
+    const result = buildInjection({
+      metadata: { annotations: { 'kube-join.io/inject': 'true', 'kube-join.io/token-name': 'kube-token', 'kube-join.io/roles': 'App', 'kube-join.io/apps': 'grafana=http://localhost:3000' } },
+      spec: { securityContext: { fsGroup: 65532 }, containers: [{ name: 'grafana' }] },
+    }, config.defaults);
+    assert.equal(result.kind, 'patch');
+    const patch = result.kind === 'patch' ? result.patch : [];
+    const injected = (patch[0]?.value as Obj[])[0] as Obj;
+    for (const field of ['image', 'imagePullPolicy', 'restartPolicy', 'env', 'ports', 'startupProbe', 'livenessProbe', 'readinessProbe', 'resources', 'securityContext']) {
+      assert.deepEqual(injected[field], fromChart[field], field);
+    }
+    // Only where the CA bundle is mounted differs (the chart's caFile directory; the injector's, per the CA bundle contract).
+    const caOf = (args: string[]) => args[args.indexOf('--ca-file') + 1];
+    const withoutCa = (args: string[]) => args.map((a, i) => (args[i - 1] === '--ca-file' ? '<ca>' : a));
+    assert.deepEqual(withoutCa(injected.args), withoutCa(fromChart.args));
+    assert.equal(caOf(injected.args), '/var/run/kube-join/ca/ca.crt');
+    const mounts = (c: Obj, caFile: string) => (c.volumeMounts as Obj[]).filter((m) => m.mountPath !== posix.dirname(caFile)).map((m) => [m.mountPath, m.readOnly === true]);
+    assert.deepEqual(mounts(injected, caOf(injected.args) as string), mounts(fromChart, caOf(fromChart.args) as string));
+    const volumes = patch[1]?.value as Obj[];
+    const volumeOf = (list: Obj[], mountPath: string, container: Obj) => {
+      const name = (container.volumeMounts as Obj[]).find((m) => m.mountPath === mountPath)?.name;
+      const { name: _name, ...source } = list.find((v) => v.name === name) as Obj;
+      return source;
+    };
+    for (const mountPath of ['/var/run/secrets/tokens', '/var/run/kube-join', '/tmp']) {
+      assert.deepEqual(volumeOf(volumes, mountPath, injected), volumeOf(chartPod.volumes, mountPath, fromChart), mountPath);
+    }
   });
 
   it('values.schema.json refuses a failurePolicy Kubernetes does not have, and unknown keys', async () => {
