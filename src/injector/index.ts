@@ -8,7 +8,9 @@ export type { AdmissionReview, AdmissionResponse, AdmissionAnswer } from './admi
 export { ANNOTATIONS, ANNOTATION_PREFIX, STATUS_INJECTED } from './annotations.ts';
 export { InjectionDeniedError, CaBundleSyncError, InjectorCaError } from './errors.ts';
 export { startInjectorServer, MUTATE_PATH } from './server.ts';
-export { createInjectorCa, issueServingTls } from './tls.ts';
+export type { InjectorServer } from './server.ts';
+export { startServingRenewal } from './renewal.ts';
+export { createInjectorCa, issueServingTls, SERVING_LIFETIME_MS } from './tls.ts';
 export type { InjectorCa, ServingTls } from './tls.ts';
 export { loadOrCreateSharedCa } from './ca-secret.ts';
 export { syncCaBundle, startCaBundleSync } from './webhook-config.ts';

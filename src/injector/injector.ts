@@ -4,6 +4,7 @@ import { createKubeClient, loadInClusterConfig, loadKubeconfig, type KubeClient 
 import { loadOrCreateSharedCa } from './ca-secret.ts';
 import type { ResolvedInjectorConfig } from './config.ts';
 import { startInjectorServer } from './server.ts';
+import { startServingRenewal } from './renewal.ts';
 import { createInjectorCa, issueServingTls, type InjectorCa } from './tls.ts';
 import { startCaBundleSync, type CaBundleSync } from './webhook-config.ts';
 
@@ -44,7 +45,8 @@ export async function runInjector(config: ResolvedInjectorConfig, deps: { logger
   const client = config.webhook === undefined && config.tlsSecret === undefined ? undefined : await kubeClientFor(config);
   let sync: CaBundleSync | undefined;
   try {
-    const tls = await issueServingTls(await caFor(config, client, deps.now(), logger), config.sans, deps.now());
+    const ca = await caFor(config, client, deps.now(), logger);
+    const tls = await issueServingTls(ca, config.sans, deps.now());
     const server = await startInjectorServer({
       host: config.listen.host,
       port: config.listen.port,
@@ -54,6 +56,7 @@ export async function runInjector(config: ResolvedInjectorConfig, deps: { logger
       ready: () => sync?.state() ?? { ready: true },
     });
     logger.info('injector listening', { addr: `${server.address.host}:${server.address.port}`, port: server.address.port, sans: config.sans });
+    const renewal = startServingRenewal({ ca, names: config.sans, current: tls, now: deps.now, install: (next) => server.setTls(next), logger });
     if (client !== undefined && config.webhook !== undefined) {
       sync = startCaBundleSync({ client, name: config.webhook.configName, caPem: tls.caPem, intervalMs: config.webhook.syncIntervalMs, logger });
     }
@@ -61,6 +64,7 @@ export async function runInjector(config: ResolvedInjectorConfig, deps: { logger
       address: server.address,
       caPem: tls.caPem,
       async close() {
+        renewal.stop();
         sync?.stop();
         client?.close();
         await server.close();

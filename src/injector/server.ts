@@ -58,7 +58,12 @@ async function readReview(req: IncomingMessage) {
  * The webhook's HTTPS server: `POST /mutate` answers AdmissionReviews, `GET /healthz` says the process
  * is up, `GET /readyz` whether the webhook's caBundle is in place.
  */
-export function startInjectorServer(options: InjectorServerOptions): Promise<Listening> {
+export interface InjectorServer extends Listening {
+  /** Serves `tls` from the next connection on (a renewed certificate). */
+  setTls(tls: { certPem: string; keyPem: string }): void;
+}
+
+export async function startInjectorServer(options: InjectorServerOptions): Promise<InjectorServer> {
   const { logger, defaults } = options;
   const server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -88,5 +93,6 @@ export function startInjectorServer(options: InjectorServerOptions): Promise<Lis
       },
     );
   });
-  return listen(server, options.host, options.port);
+  const listening = await listen(server, options.host, options.port);
+  return { ...listening, setTls: (tls) => server.setSecureContext({ cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2' }) };
 }

@@ -15,9 +15,9 @@ import {
   X509CertificateGenerator,
 } from '../common/x509.ts';
 
-/** The CA outlives any process; a process makes its serving certificate anew at every start. */
+/** The CA outlives the processes; each makes its serving certificate at start and renews it (renewal.ts). */
 const CA_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
-const SERVING_LIFETIME_MS = 365 * 24 * 3600 * 1000;
+export const SERVING_LIFETIME_MS = 30 * 24 * 3600 * 1000;
 
 /** The injector's CA as PEM: what a Secret shares between replicas. */
 export type InjectorCa = CaPem;
@@ -27,6 +27,8 @@ export interface ServingTls {
   caPem: string;
   certPem: string;
   keyPem: string;
+  /** Milliseconds since the epoch. */
+  notAfter: number;
 }
 
 /** A self-signed CA that signs the webhook's serving certificates and nothing else. */
@@ -43,11 +45,12 @@ export async function issueServingTls(ca: InjectorCa, names: readonly string[], 
   const caCert = new X509Certificate(ca.certPem);
   const caKey = await subtle.importKey('pkcs8', PemConverter.decodeFirst(ca.keyPem), CA_KEY_ALGORITHM, false, ['sign']);
   const keys = await subtle.generateKey(CA_KEY_ALGORITHM, true, ['sign', 'verify']);
+  const notAfter = Math.min(now + SERVING_LIFETIME_MS, caCert.notAfter.getTime());
   const cert = await X509CertificateGenerator.create({
     subject: [{ CN: [names[0] ?? 'kube-join-injector'] }, { O: ['kube-join'] }],
     issuer: caCert.subjectName,
     notBefore: new Date(now - BACKDATE_MS),
-    notAfter: new Date(Math.min(now + SERVING_LIFETIME_MS, caCert.notAfter.getTime())),
+    notAfter: new Date(notAfter),
     publicKey: keys.publicKey,
     signingKey: caKey,
     signingAlgorithm: CA_SIGNING,
@@ -59,5 +62,5 @@ export async function issueServingTls(ca: InjectorCa, names: readonly string[], 
       await AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
-  return { caPem: ca.certPem, certPem: cert.toString('pem') + '\n', keyPem: privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)) };
+  return { caPem: ca.certPem, certPem: cert.toString('pem') + '\n', keyPem: privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)), notAfter };
 }
