@@ -1,9 +1,10 @@
 // The agent's option table on its own, so that the CLI can register flags without loading the agent.
 import type { OptionSpec } from '../config/options.ts';
 import { LOG_OPTIONS } from '../common/logger.ts';
+import { DEFAULT_OUT_DIR, PROJECTED_TOKEN_PATH } from '../protocol/pod-layout.ts';
 
 /** Where the agent looks for the ServiceAccount token when neither flag nor environment names a path. */
-export const PROJECTED_TOKEN_PATH = '/var/run/secrets/tokens/kube-join';
+export { PROJECTED_TOKEN_PATH };
 export const LEGACY_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /**
@@ -18,7 +19,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { key: 'caPin', flag: 'ca-pin', kind: 'list', arg: '<sha256:hex,...>', repeatable: true, help: 'SHA-256 of the auth CA\'s SubjectPublicKeyInfo (repeatable, for a CA rotation); the CA bundle is fetched and only the pinned certificates are trusted' },
   { key: 'clusterName', flag: 'cluster-name', kind: 'string', arg: '<name>', default: 'kube-join', help: 'the auth service\'s cluster name: before a token is sent, the server must prove the identity spiffe://<cluster-name>/kube-join/auth' },
   { key: 'insecure', flag: 'insecure', kind: 'bool', default: false, help: 'DEVELOPMENT ONLY: skip TLS verification of the auth service (the token is sent to whoever answers)' },
-  { key: 'outDir', flag: 'out-dir', kind: 'string', arg: '<dir>', default: '/var/run/kube-join', help: 'directory (shared volume) for tls.key, tls.crt, ca.crt, identity.json' },
+  { key: 'outDir', flag: 'out-dir', kind: 'string', arg: '<dir>', default: DEFAULT_OUT_DIR, help: 'directory (shared volume) for tls.key, tls.crt, ca.crt, identity.json' },
   { key: 'roles', flag: 'roles', kind: 'list', arg: '<role,...>', repeatable: true, help: 'roles to request (default: all the provision token allows)' },
   { key: 'nodeName', flag: 'node-name', kind: 'string', arg: '<name>', extraEnv: ['NODE_NAME'], help: 'Kubernetes node the pod runs on, for the inventory' },
   { key: 'apps', flag: 'app', kind: 'list', arg: '<name=uri>', repeatable: true, help: 'an app this pod serves, for the inventory (repeatable)' },

@@ -18,6 +18,7 @@ import {
 } from '../common/x509.ts';
 import { subtle } from '../common/crypto.ts';
 import { privateKeyPem } from '../common/pem.ts';
+import { createSelfSignedCa } from '../common/self-signed-ca.ts';
 import { JOIN_BINDING_EXTENSION_OID, ROLES_EXTENSION_OID, authSpiffeIdFor, spiffeIdFor } from '../protocol/index.ts';
 import { ProblemError } from './errors.ts';
 import { NAMESPACE_NAME, SUBDOMAIN_NAME } from './kube-names.ts';
@@ -45,21 +46,8 @@ export interface CertificateAuthority {
   authorityKeyIdentifier: AuthorityKeyIdentifierExtension;
 }
 
-export async function createCa(clusterName: string, now: number): Promise<StoredCa> {
-  const keys = await subtle.generateKey(CA_KEY_ALGORITHM, true, ['sign', 'verify']);
-  const cert = await X509CertificateGenerator.createSelfSigned({
-    name: [{ CN: [`kube-join CA ${clusterName}`] }, { O: ['kube-join'] }],
-    notBefore: new Date(now - BACKDATE_MS),
-    notAfter: new Date(now + CA_LIFETIME_MS),
-    keys,
-    signingAlgorithm: SIGNING,
-    extensions: [
-      new BasicConstraintsExtension(true, 0, true),
-      new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
-      await SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  return { certPem: cert.toString('pem') + '\n', keyPem: privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)) };
+export function createCa(clusterName: string, now: number): Promise<StoredCa> {
+  return createSelfSignedCa({ name: [{ CN: [`kube-join CA ${clusterName}`] }, { O: ['kube-join'] }], now, lifetimeMs: CA_LIFETIME_MS });
 }
 
 /** What differs between the certificates the CA signs: the rest (issuer, algorithm, backdating) is fixed. */

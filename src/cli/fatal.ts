@@ -12,6 +12,7 @@ export const FATAL_MSG = 'exiting on a fatal error';
 const LOGGING_COMMANDS: Readonly<Record<string, (err: unknown) => object>> = {
   agent: logFieldsOf,
   auth: errorLogFields,
+  injector: errorLogFields,
 };
 
 /**

@@ -6,6 +6,7 @@ import { authCommand } from './auth.ts';
 import { tokenCommand } from './token.ts';
 import { appsCommand } from './apps.ts';
 import { demoCommand } from './demo.ts';
+import { injectorCommand } from './injector.ts';
 import { exitCodeOf, usageErrorLine } from './exit-codes.ts';
 import { logFatalError } from './fatal.ts';
 
@@ -17,6 +18,7 @@ const program = new Command('kube-join')
   .configureOutput({ outputError: (text, write) => write(usageErrorLine(text)) });
 agentCommand(program);
 authCommand(program);
+injectorCommand(program);
 tokenCommand(program);
 appsCommand(program);
 demoCommand(program);

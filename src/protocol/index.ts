@@ -6,6 +6,7 @@ export {
   CA_PATH,
   MAX_JOIN_BODY_BYTES,
   AppSpecSchema,
+  parseAppSpec,
   JoinRequestSchema,
   JoinResponseSchema,
   IdentitySchema,
@@ -30,3 +31,14 @@ export {
   TokenListSchema,
 } from './admin.ts';
 export type { AgentRecord, Inventory, TokenSummary, AdminIdentityFiles } from './admin.ts';
+export {
+  PROJECTED_TOKEN_DIR,
+  PROJECTED_TOKEN_FILE,
+  PROJECTED_TOKEN_PATH,
+  PROJECTED_TOKEN_EXPIRATION_SECONDS,
+  DEFAULT_OUT_DIR,
+  CA_BUNDLE_CONFIGMAP,
+  CA_BUNDLE_KEY,
+  CA_BUNDLE_DIR,
+  CA_BUNDLE_PATH,
+} from './pod-layout.ts';

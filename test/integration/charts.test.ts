@@ -13,6 +13,9 @@ import { resolveAgentConfig } from '../../src/agent/config.ts';
 import { AGENT_OPTIONS, PROJECTED_TOKEN_PATH } from '../../src/agent/options.ts';
 import { resolveAuthConfig } from '../../src/auth/config.ts';
 import { AUTH_OPTIONS } from '../../src/auth/options.ts';
+import { resolveInjectorConfig } from '../../src/injector/config.ts';
+import { buildInjection } from '../../src/injector/inject.ts';
+import { INJECTOR_OPTIONS } from '../../src/injector/options.ts';
 import { parseProvisionToken } from '../../src/auth/tokens.ts';
 import type { OptionSpec } from '../../src/config/options.ts';
 import { HelmError, REPO_ROOT, findOne, lintChart, renderChart, renderNotes, seedValues, type Manifest, type Values } from '../support/helm.ts';
@@ -478,6 +481,175 @@ describe('chart kube-join-auth (real helm)', () => {
     const notes = await renderNotes(AUTH, seed, { namespace: 'kube-join' });
     assert.ok(notes.includes(`  kubectl -n kube-join logs deploy/kube-join-auth | grep -o '"caPin":"[^"]*"'\n`), notes);
     assert.ok(notes.includes('  kubectl -n kube-join exec deploy/kube-join-auth -- kube-join token create -f /etc/kube-join/tokens/kube-token.yaml\n'), notes);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// kube-join-auth: the injector (injector.enabled)
+
+describe('chart kube-join-auth: the injector (real helm)', () => {
+  let seed: Values;
+  let rendered: Manifest[];
+  const INJECTOR = 'kube-join-auth-injector';
+  const MWC = 'kube-join-kube-join-auth-injector';
+
+  before(async () => {
+    seed = await seedValues(AUTH);
+    rendered = await renderChart(AUTH, { ...seed, injector: { enabled: true } }, { namespace: 'kube-join' });
+  });
+
+  const injectorContainer = (manifests: readonly Manifest[]) => findOne(manifests, 'Deployment', INJECTOR).spec.template.spec.containers[0] as Obj;
+  const webhookOf = (manifests: readonly Manifest[]) => findOne(manifests, 'MutatingWebhookConfiguration').webhooks[0] as Obj;
+
+  it('is off by default: nothing of it is rendered', async () => {
+    const manifests = await renderChart(AUTH, seed, { namespace: 'kube-join' });
+    assert.deepEqual(manifests.filter((m) => m.metadata.name.includes('injector')).map((m) => m.kind), []);
+  });
+
+  it('passes helm lint --strict when enabled', async () => {
+    assert.match(await lintChart(AUTH, { ...seed, injector: { enabled: true } }), /^1 chart\(s\) linted, 0 chart\(s\) failed$/m);
+  });
+
+  it('renders its ServiceAccount, ClusterRole and Role with their bindings, Service, Deployment and MutatingWebhookConfiguration', () => {
+    assert.deepEqual(rendered.filter((m) => m.metadata.name.includes('injector')).map((m) => `${m.kind}/${m.metadata.name}`), [
+      `ServiceAccount/${INJECTOR}`,
+      `ClusterRole/${MWC}`,
+      `ClusterRoleBinding/${MWC}`,
+      `Role/${INJECTOR}`,
+      `RoleBinding/${INJECTOR}`,
+      `Service/${INJECTOR}`,
+      `Deployment/${INJECTOR}`,
+      `MutatingWebhookConfiguration/${MWC}`,
+    ]);
+  });
+
+  it('runs `kube-join injector` with flags INJECTOR_OPTIONS has and resolveInjectorConfig accepts, dialling this release\'s auth service', () => {
+    const args = flagsOf(injectorContainer(rendered), 'injector');
+    assert.deepEqual(unknownFlags(INJECTOR_OPTIONS, args), []);
+    const config = resolveInjectorConfig({ flags: parseFlags(INJECTOR_OPTIONS, args), env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' } });
+    assert.deepEqual(config.listen, { host: '0.0.0.0', port: 8443 });
+    assert.equal(config.defaults.authAddr, 'kube-join-auth.kube-join.svc:3025');
+    assert.equal(config.defaults.clusterName, seed.clusterName);
+    assert.equal(config.defaults.image, 'kube-join:0.1.0');
+    assert.equal(config.defaults.caBundleConfigMap, 'kube-join-ca-bundle');
+    assert.equal(config.defaults.tokenName, undefined);
+    assert.equal(config.webhook?.configName, MWC);
+    assert.deepEqual(config.tlsSecret, { namespace: 'kube-join', name: `${INJECTOR}-ca` });
+  });
+
+  it('runs two replicas by default, sharing the CA Secret; injector.replicaCount sets them', async () => {
+    assert.equal(findOne(rendered, 'Deployment', INJECTOR).spec.replicas, 2);
+    const manifests = await renderChart(AUTH, { ...seed, injector: { enabled: true, replicaCount: 3 } }, { namespace: 'kube-join' });
+    assert.equal(findOne(manifests, 'Deployment', INJECTOR).spec.replicas, 3);
+  });
+
+  it('the webhook calls its Service on /mutate, by a name its certificate carries; the caBundle is left to the injector', () => {
+    const webhook = webhookOf(rendered);
+    const service = findOne(rendered, 'Service', INJECTOR);
+    assert.deepEqual(webhook.clientConfig, { service: { name: INJECTOR, namespace: 'kube-join', path: '/mutate', port: 443 } });
+    assert.deepEqual(service.spec.ports, [{ name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' }]);
+    const args = injectorContainer(rendered).args as string[];
+    assert.ok(args[args.indexOf('--san') + 1]?.split(',').includes(`${INJECTOR}.kube-join.svc`));
+    assert.deepEqual(injectorContainer(rendered).readinessProbe.httpGet, { path: '/readyz', port: 'webhook', scheme: 'HTTPS' });
+  });
+
+  it('may get and patch its own MutatingWebhookConfiguration, get its CA Secret and create Secrets in its namespace, and nothing else', () => {
+    assert.deepEqual(findOne(rendered, 'ClusterRole', MWC).rules, [{ apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [MWC], verbs: ['get', 'patch'] }]);
+    const binding = findOne(rendered, 'ClusterRoleBinding', MWC);
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: INJECTOR, namespace: 'kube-join' }]);
+    const role = findOne(rendered, 'Role', INJECTOR);
+    assert.equal(role.metadata.namespace, 'kube-join');
+    assert.deepEqual(role.rules, [
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [`${INJECTOR}-ca`], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    ]);
+    assert.deepEqual(findOne(rendered, 'RoleBinding', INJECTOR).subjects, [{ kind: 'ServiceAccount', name: INJECTOR, namespace: 'kube-join' }]);
+    assert.equal(findOne(rendered, 'Deployment', INJECTOR).spec.template.spec.serviceAccountName, INJECTOR);
+  });
+
+  it('defaults: Fail, IfNeeded, no side effects, pods on CREATE, never its own namespace nor kube-system', () => {
+    const webhook = webhookOf(rendered);
+    assert.equal(webhook.failurePolicy, 'Fail');
+    assert.equal(webhook.reinvocationPolicy, 'IfNeeded');
+    assert.equal(webhook.sideEffects, 'None');
+    assert.equal(webhook.timeoutSeconds, 10);
+    assert.deepEqual(webhook.admissionReviewVersions, ['v1']);
+    assert.deepEqual(webhook.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
+    assert.deepEqual(webhook.namespaceSelector, { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-join'] }] });
+    assert.equal(webhook.objectSelector, undefined);
+  });
+
+  it('takes failurePolicy, selectors, timeout, token name, agent image and log level from values', async () => {
+    const manifests = await renderChart(AUTH, {
+      ...seed,
+      injector: {
+        enabled: true,
+        tokenName: 'kube-token',
+        agentImage: 'registry.example/kube-join:1.2.3',
+        logLevel: 'debug',
+        webhook: {
+          failurePolicy: 'Ignore',
+          timeoutSeconds: 5,
+          reinvocationPolicy: 'Never',
+          namespaceSelector: { matchLabels: { 'kube-join.io/injection': 'enabled' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['web'] }] },
+          objectSelector: { matchLabels: { 'kube-join.io/inject': 'true' } },
+        },
+      },
+    }, { namespace: 'kube-join' });
+    const webhook = webhookOf(manifests);
+    assert.equal(webhook.failurePolicy, 'Ignore');
+    assert.equal(webhook.timeoutSeconds, 5);
+    assert.equal(webhook.reinvocationPolicy, 'Never');
+    assert.deepEqual(webhook.namespaceSelector, {
+      matchLabels: { 'kube-join.io/injection': 'enabled' },
+      matchExpressions: [{ key: 'tier', operator: 'In', values: ['web'] }, { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-join'] }],
+    });
+    assert.deepEqual(webhook.objectSelector, { matchLabels: { 'kube-join.io/inject': 'true' } });
+    const args = flagsOf(injectorContainer(manifests), 'injector');
+    const config = resolveInjectorConfig({ flags: parseFlags(INJECTOR_OPTIONS, args), env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' } });
+    assert.equal(config.defaults.tokenName, 'kube-token');
+    assert.equal(config.defaults.image, 'registry.example/kube-join:1.2.3');
+    assert.equal(config.logLevel, 'debug');
+  });
+
+  it('injects the very sidecar the agent chart renders: same args, env, ports, probes, resources, security context, token and volume', async () => {
+    const agentSeed = without(await seedValues(AGENT), ['caPin']);
+    const chartPod = podSpecOf(await renderChart(AGENT, { ...agentSeed, caFile: { configMap: 'kube-join-ca-bundle', key: 'ca.crt' } }, { namespace: 'teleport-agent' }));
+    const fromChart = chartPod.initContainers.find((c: Obj) => c.name === 'kube-join') as Obj;
+    const config = resolveInjectorConfig({ flags: parseFlags(INJECTOR_OPTIONS, flagsOf(injectorContainer(rendered), 'injector')), env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' } });
+    const result = buildInjection({
+      metadata: { annotations: { 'kube-join.io/inject': 'true', 'kube-join.io/token-name': 'kube-token', 'kube-join.io/roles': 'App', 'kube-join.io/apps': 'grafana=http://localhost:3000' } },
+      spec: { securityContext: { fsGroup: 65532 }, containers: [{ name: 'grafana' }] },
+    }, config.defaults);
+    assert.equal(result.kind, 'patch');
+    const patch = result.kind === 'patch' ? result.patch : [];
+    const injected = (patch[0]?.value as Obj[])[0] as Obj;
+    for (const field of ['image', 'imagePullPolicy', 'restartPolicy', 'env', 'ports', 'startupProbe', 'livenessProbe', 'readinessProbe', 'resources', 'securityContext']) {
+      assert.deepEqual(injected[field], fromChart[field], field);
+    }
+    // Only where the CA bundle is mounted differs (the chart's caFile directory; the injector's, per the CA bundle contract).
+    const caOf = (args: string[]) => args[args.indexOf('--ca-file') + 1];
+    const withoutCa = (args: string[]) => args.map((a, i) => (args[i - 1] === '--ca-file' ? '<ca>' : a));
+    assert.deepEqual(withoutCa(injected.args), withoutCa(fromChart.args));
+    assert.equal(caOf(injected.args), '/var/run/kube-join/ca/ca.crt');
+    const mounts = (c: Obj, caFile: string) => (c.volumeMounts as Obj[]).filter((m) => m.mountPath !== posix.dirname(caFile)).map((m) => [m.mountPath, m.readOnly === true]);
+    assert.deepEqual(mounts(injected, caOf(injected.args) as string), mounts(fromChart, caOf(fromChart.args) as string));
+    const volumes = patch[1]?.value as Obj[];
+    const volumeOf = (list: Obj[], mountPath: string, container: Obj) => {
+      const name = (container.volumeMounts as Obj[]).find((m) => m.mountPath === mountPath)?.name;
+      const { name: _name, ...source } = list.find((v) => v.name === name) as Obj;
+      return source;
+    };
+    for (const mountPath of ['/var/run/secrets/tokens', '/var/run/kube-join', '/tmp']) {
+      assert.deepEqual(volumeOf(volumes, mountPath, injected), volumeOf(chartPod.volumes, mountPath, fromChart), mountPath);
+    }
+  });
+
+  it('values.schema.json refuses a failurePolicy Kubernetes does not have, and unknown keys', async () => {
+    let err = await rejection(renderChart(AUTH, { ...seed, injector: { enabled: true, webhook: { failurePolicy: 'Retry' } } }));
+    assert.equal(err.message, schemaError(AUTH, "- at '/injector/webhook/failurePolicy': value must be one of 'Fail', 'Ignore'"));
+    err = await rejection(renderChart(AUTH, { ...seed, injector: { enabled: true, replicas: 2 } }));
+    assert.equal(err.message, schemaError(AUTH, "- at '/injector': additional properties 'replicas' not allowed"));
   });
 });
 

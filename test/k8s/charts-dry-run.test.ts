@@ -32,6 +32,7 @@ describe('k8s: rendered charts pass server-side dry-run on a real kube-apiserver
   const cases: { chart: string; namespace: string; extra?: Values; kinds: string[] }[] = [
     { chart: 'kube-join-auth', namespace: 'kube-join', kinds: ['Deployment', 'Service', 'ServiceAccount', 'ClusterRoleBinding', 'PersistentVolumeClaim', 'ConfigMap'] },
     { chart: 'kube-join-auth', namespace: 'kube-join', extra: { storage: { type: 'kubernetes' }, replicaCount: 2 }, kinds: ['Deployment', 'Role', 'RoleBinding'] },
+    { chart: 'kube-join-auth', namespace: 'kube-join', extra: { injector: { enabled: true } }, kinds: ['MutatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'Deployment'] },
     { chart: 'kube-join-agent', namespace: 'teleport-agent', kinds: ['Deployment', 'ServiceAccount'] },
     { chart: 'kube-join-agent', namespace: 'teleport-agent', extra: { kind: 'Job', mode: 'init' }, kinds: ['Job'] },
   ];
@@ -39,7 +40,7 @@ describe('k8s: rendered charts pass server-side dry-run on a real kube-apiserver
     it(`${c.chart} with the seed's values${c.extra ? ` and ${JSON.stringify(c.extra)}` : ''}`, async () => {
       const manifests = await renderChart(c.chart, { ...(await seedValues(c.chart)), ...c.extra }, { namespace: c.namespace });
       for (const kind of c.kinds) assert.ok(manifests.some((m) => m.kind === kind), `renders a ${kind}`);
-      const r = await dryRunApply(cluster, manifests.map((m) => ({ ...m, metadata: { ...m.metadata, namespace: m.metadata.namespace ?? (['ClusterRoleBinding', 'ClusterRole'].includes(m.kind) ? undefined : c.namespace) } })));
+      const r = await dryRunApply(cluster, manifests.map((m) => ({ ...m, metadata: { ...m.metadata, namespace: m.metadata.namespace ?? (['ClusterRoleBinding', 'ClusterRole', 'MutatingWebhookConfiguration'].includes(m.kind) ? undefined : c.namespace) } })));
       assert.equal(r.code, 0, r.stderr);
       const applied = r.stdout.trim().split('\n');
       assert.equal(applied.length, manifests.length, r.stdout);

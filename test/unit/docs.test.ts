@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { AGENT_OPTIONS } from '../../src/agent/options.ts';
 import { AUTH_OPTIONS } from '../../src/auth/options.ts';
 import { ADMIN_LISTING_OPTIONS } from '../../src/cli/admin-options.ts';
+import { INJECTOR_OPTIONS } from '../../src/injector/options.ts';
 import { envNameOf, type OptionSpec } from '../../src/config/options.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -32,6 +33,7 @@ describe('README configuration reference', () => {
   };
   it('documents every agent option with its environment variables and default', () => check('`kube-join agent`', AGENT_OPTIONS));
   it('documents every auth option with its environment variables and default', () => check('`kube-join auth`', AUTH_OPTIONS));
+  it('documents every injector option with its environment variables and default', () => check('`kube-join injector`', INJECTOR_OPTIONS));
   it('documents every admin command option with its environment variable and default', () => check('Admin commands', ADMIN_LISTING_OPTIONS));
   it('says what the exit codes mean', () => {
     assert.match(readme, /\*\*Exit codes\*\*, for every command: `0` success[^]*`1` a failure[^]*`2` a usage or configuration error/);
