@@ -16,6 +16,7 @@ import { AUTH_OPTIONS } from '../../src/auth/options.ts';
 import { grantRoles, isServiceAccountAllowed } from '../../src/auth/allow.ts';
 import { parseProvisionToken } from '../../src/auth/tokens.ts';
 import type { OptionSpec } from '../../src/config/options.ts';
+import { testCa } from '../support/pki.ts';
 import { HelmError, REPO_ROOT, findOne, lintChart, renderChart, renderNotes, seedValues, type Manifest, type Values } from '../support/helm.ts';
 
 const AGENT = 'kube-join-agent';
@@ -185,7 +186,7 @@ describe('chart kube-join-agent (real helm)', () => {
   it('passes only flags that `kube-join agent` has (AGENT_OPTIONS), for the seed and for every optional value', async () => {
     assert.deepEqual(unknownFlags(AGENT_OPTIONS, flagsOf(agentContainer(rendered), 'agent')), []);
     const everything: Values = {
-      ...without(seed, ['caPin']),
+      ...seed,
       caFile: { secret: 'kube-join-ca', key: 'ca.crt' },
       group: 2000,
       renewal: { fraction: 0.6, jitter: 0.05, renewBefore: '15m' },
@@ -204,7 +205,7 @@ describe('chart kube-join-agent (real helm)', () => {
     assert.deepEqual(config.authAddr, { host: 'kube-join-auth.kube-join.svc', port: 3025 });
     assert.equal(config.tokenName, 'kube-token');
     assert.equal(config.tokenPaths[0], PROJECTED_TOKEN_PATH);
-    assert.deepEqual(config.trust, { kind: 'ca-pin', pins: [PIN] });
+    assert.deepEqual(config.trust, { kind: 'ca-file', path: '/var/run/kube-join/ca/ca.crt' });
     assert.deepEqual(config.roles, ['App']);
     assert.deepEqual(config.apps, [{ name: 'grafana', uri: 'http://localhost:3000' }]);
     assert.equal(config.group, 65532);
@@ -214,7 +215,7 @@ describe('chart kube-join-agent (real helm)', () => {
 
   it('turns renewal, ttl, logLevel, roles lists and caFile into the agent\'s settings', async () => {
     const values: Values = {
-      ...without(seed, ['caPin']),
+      ...seed,
       caFile: { configMap: 'kube-join-ca', key: 'bundle.pem' },
       roles: ['App', 'Db'],
       renewal: { fraction: 0.6, jitter: 0, renewBefore: '15m' },
@@ -235,7 +236,7 @@ describe('chart kube-join-agent (real helm)', () => {
 
   it('leaves the agent\'s defaults to the agent: no renewal, ttl or log flags unless set', () => {
     const flags = flagsOf(agentContainer(rendered), 'agent').filter((a) => a.startsWith('--'));
-    assert.deepEqual(flags, ['--auth-addr', '--token-name', '--cluster-name', '--ca-pin', '--out-dir', '--health-addr', '--group', '--roles', '--app']);
+    assert.deepEqual(flags, ['--auth-addr', '--token-name', '--cluster-name', '--ca-file', '--out-dir', '--health-addr', '--group', '--roles', '--app']);
   });
 
   it('keeps its defaults in step with the programs: health port, out dir and cluster name', async () => {
@@ -291,25 +292,27 @@ describe('chart kube-join-agent (real helm)', () => {
     }
 
     it('rejects no way at all to verify the auth service', async () => {
-      const err = await rejection(renderChart(AGENT, { ...without(seed, ['caPin']), caBundle: { configMap: '' } }));
+      const err = await rejection(renderChart(AGENT, { ...seed, caBundle: { configMap: '' } }));
       assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:8:4): the agent needs a way to verify the auth service: caBundle.configMap (the bundle the auth service publishes), caFile or caPin');
     });
 
     it('rejects both caPin and caFile', async () => {
-      const err = await rejection(renderChart(AGENT, { ...seed, caFile: { configMap: 'ca', key: 'ca.crt' } }));
+      const err = await rejection(renderChart(AGENT, { ...seed, caPin: PIN, caFile: { configMap: 'ca', key: 'ca.crt' } }));
       assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:2:4): set only one of caPin and caFile: the agent verifies the auth service one way');
     });
   });
 
   it('without caPin or caFile, mounts the CA bundle ConfigMap the auth service publishes and passes it as --ca-file', async () => {
-    const manifests = await renderChart(AGENT, without(seed, ['caPin']));
+    const manifests = rendered;
     const config = resolveAgentConfig({ flags: parseFlags(AGENT_OPTIONS, flagsOf(agentContainer(manifests), 'agent')), env: {} });
     assert.deepEqual(config.trust, { kind: 'ca-file', path: '/var/run/kube-join/ca/ca.crt' });
     assert.deepEqual(podSpecOf(manifests).volumes.find((v: Obj) => v.name === 'kube-join-ca-bundle'), { name: 'kube-join-ca-bundle', configMap: { name: 'kube-join-ca-bundle', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
     assert.deepEqual(agentContainer(manifests).volumeMounts.find((m: Obj) => m.name === 'kube-join-ca-bundle'), { name: 'kube-join-ca-bundle', mountPath: '/var/run/kube-join/ca', readOnly: true });
-    const other = await renderChart(AGENT, { ...without(seed, ['caPin']), caBundle: { configMap: 'my-ca' } });
+    const other = await renderChart(AGENT, { ...seed, caBundle: { configMap: 'my-ca' } });
     assert.equal(podSpecOf(other).volumes.find((v: Obj) => v.name === 'kube-join-ca-bundle').configMap.name, 'my-ca');
-    assert.equal(podSpecOf(rendered).volumes.find((v: Obj) => v.name === 'kube-join-ca-bundle'), undefined, 'caPin replaces the bundle');
+    const pinned = await renderChart(AGENT, { ...seed, caPin: PIN });
+    assert.equal(podSpecOf(pinned).volumes.find((v: Obj) => v.name === 'kube-join-ca-bundle'), undefined, 'caPin replaces the bundle');
+    assert.deepEqual(resolveAgentConfig({ flags: parseFlags(AGENT_OPTIONS, flagsOf(agentContainer(pinned), 'agent')), env: {} }).trust, { kind: 'ca-pin', pins: [PIN] });
   });
 
   it('names the ServiceAccount after the release, as teleport-kube-agent does; serviceAccount.name overrides it', async () => {
@@ -906,7 +909,9 @@ describe('container image (Dockerfile)', function () {
         const now = Math.floor(Date.now() / 1000);
         const jwt = `${b64({ alg: 'RS256', kid: 'k' })}.${b64({ aud: ['kube-join'], sub: 'system:serviceaccount:teleport-agent:teleport-app-service', iat: now, exp: now + 600 })}.c2ln`;
         await writeFile(join(pod, 'token'), jwt, { mode: 0o644 });
-        const overrides = ['--auth-addr', `127.0.0.1:${port}`, '--token-path', join(pod, 'token'), '--out-dir', join(pod, 'out'), '--once', '--once-timeout', '1s'];
+        // The CA bundle ConfigMap, as the kubelet would mount it.
+        await writeFile(join(pod, 'ca.crt'), (await testCa('kube-join')).certPem, { mode: 0o644 });
+        const overrides = ['--auth-addr', `127.0.0.1:${port}`, '--token-path', join(pod, 'token'), '--ca-file', join(pod, 'ca.crt'), '--out-dir', join(pod, 'out'), '--once', '--once-timeout', '1s'];
         const { code, stderr } = await runImage([...args, ...overrides]);
         assert.equal(code, 1, stderr);
         assert.equal(stderr.trimEnd().split('\n').at(-1), `kube-join: join did not succeed within 1s: auth service https://127.0.0.1:${port} unreachable: ECONNREFUSED [ERR_ONCE_FAILED]`);
