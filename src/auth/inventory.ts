@@ -43,6 +43,7 @@ export function nextRecord(previous: AgentRecord | undefined, facts: JoinFacts, 
     notAfter: facts.notAfter.toISOString(),
     expiresAt: new Date(facts.notAfter.getTime() + graceMs).toISOString(),
     // A replaced pod that still renews (a rollout's overlap) stays replaced: it never takes its apps back.
+    // podGoneAt is not carried: a pod that renews is not gone.
     ...(previous?.supersededBy !== undefined ? { supersededBy: previous.supersededBy } : {}),
   };
 }

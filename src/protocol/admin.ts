@@ -57,6 +57,8 @@ export const AgentRecordSchema = IdentitySchema.omit({ spiffeId: true })
      * `apps ls` no longer lists this one, which stays until it expires.
      */
     supersededBy: z.string().optional(),
+    /** When the auth service found this pod gone (--inventory-check-pods): `apps ls` no longer lists it. */
+    podGoneAt: z.iso.datetime().optional(),
   })
   .strict();
 export type AgentRecord = z.infer<typeof AgentRecordSchema>;

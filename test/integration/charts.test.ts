@@ -636,6 +636,18 @@ describe('chart kube-join-auth (real helm)', () => {
     assert.equal(rendered.filter((m) => m.kind === 'ClusterRole').length, 0, 'the default binds system:auth-delegator and creates no ClusterRole');
   });
 
+  it('inventory.checkPods: --inventory-check-pods, and a ClusterRole with only get on pods bound to its ServiceAccount', async () => {
+    const manifests = await renderChart(AUTH, { ...seed, inventory: { checkPods: true } }, { namespace: 'kube-join' });
+    const inPod = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    const config = resolveAuthConfig({ flags: parseFlags(AUTH_OPTIONS, flagsOf(authContainer(manifests), 'auth')), env: inPod });
+    assert.equal(config.inventoryCheckPods, true);
+    const role = findOne(manifests, 'ClusterRole', 'kube-join-kube-join-auth-pods');
+    assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }]);
+    const binding = findOne(manifests, 'ClusterRoleBinding', 'kube-join-kube-join-auth-pods');
+    assert.deepEqual([binding.roleRef.name, binding.subjects], [role.metadata.name, [{ kind: 'ServiceAccount', name: 'kube-join-auth', namespace: 'kube-join' }]]);
+    assert.equal(resolveAuthConfig({ flags: parseFlags(AUTH_OPTIONS, flagsOf(authContainer(rendered), 'auth')), env: {} }).inventoryCheckPods, false);
+  });
+
   it('a ServiceMonitor on the Service port named metrics, only when asked, and only with metrics on', async () => {
     const manifests = await renderChart(AUTH, { ...seed, serviceMonitor: { enabled: true, interval: '15s', labels: { release: 'prom' } } }, { namespace: 'kube-join' });
     const monitor = findOne(manifests, 'ServiceMonitor');

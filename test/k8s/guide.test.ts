@@ -22,8 +22,9 @@ import { chartDir, helm, REPO_ROOT } from '../support/helm.ts';
 import { k8sBinary } from '../support/k8s-bin.ts';
 import type { KubeJoinProcess } from '../../src/cli/process.ts';
 import { resolveAuthConfig, startAuthService, type AuthService } from '../../src/auth/index.ts';
+import { apiPodLookup, markGonePods } from '../../src/auth/pods-gone.ts';
 import { silentLogger } from '../../src/common/logger.ts';
-import { KubeApiError } from '../../src/kube/index.ts';
+import { createKubeClient, KubeApiError, loadKubeconfig } from '../../src/kube/index.ts';
 
 const GUIDE = join(REPO_ROOT, 'examples', 'guide');
 const AUTH_NS = 'kube-join';
@@ -72,7 +73,7 @@ describe('k8s: the Teleport guide\'s five steps, with its token.yaml and values.
     await cluster.createClusterRoleBinding('kube-join-guide:auth-delegator', 'system:auth-delegator', [{ kind: 'ServiceAccount', name: AUTH_SA, namespace: AUTH_NS }]);
     const kubeconfig = join(dir, 'auth.kubeconfig');
     await cluster.writeKubeconfig(kubeconfig, await cluster.requestToken(AUTH_NS, AUTH_SA, { audiences: [cluster.server], expirationSeconds: 3600 }));
-    const config = resolveAuthConfig({ flags: { listen: '127.0.0.1:0', metricsAddr: 'off', stateDir: join(dir, 'auth-state'), clusterName: CLUSTER, kubeconfig, logLevel: 'error' }, env: {} });
+    const config = resolveAuthConfig({ flags: { listen: '127.0.0.1:0', metricsAddr: 'off', stateDir: join(dir, 'auth-state'), clusterName: CLUSTER, kubeconfig, inventoryCheckPods: true, logLevel: 'error' }, env: {} });
     auth = await startAuthService(config, { logger: silentLogger(), now: () => Date.now(), processMetrics: false });
   });
 
@@ -211,5 +212,26 @@ describe('k8s: the Teleport guide\'s five steps, with its token.yaml and values.
     assert.equal(await absent(cluster, `/apis/apps/v1/namespaces/${AGENT_NS}/deployments/${deployment.metadata.name}`), true);
     assert.equal(await absent(cluster, `/api/v1/namespaces/${AGENT_NS}/serviceaccounts/${RELEASE}`), true);
     // The guide then deletes the namespaces; no namespace controller runs here, so that would never finish.
+  });
+
+  it('with --inventory-check-pods (get on pods), the deleted pod\'s app leaves `apps ls`', async () => {
+    assert.match((await admin(['apps', 'ls'])).stdout, /^demo-app /m, 'listed until the pod is found gone');
+    await cluster.createRole(AGENT_NS, 'guide-auth-pods', [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }]);
+    await cluster.createRoleBinding(AGENT_NS, 'guide-auth-pods', 'guide-auth-pods', [{ namespace: AUTH_NS, name: AUTH_SA }]);
+    const kube = createKubeClient(await loadKubeconfig(join(dir, 'auth.kubeconfig')), { timeoutMs: 10_000 });
+    try {
+      const lookup = apiPodLookup(kube);
+      assert.deepEqual(await markGonePods(auth.storage, lookup, Date.now()), [], 'the pod still exists');
+      const [name] = pods.splice(0, 1) as [string];
+      await cluster.deletePod(AGENT_NS, name);
+      const marked = await markGonePods(auth.storage, lookup, Date.now());
+      assert.equal(marked.length, 1);
+      assert.match(marked[0] as string, new RegExp(`^${AGENT_NS}/${name}/`));
+      const apps = await admin(['apps', 'ls']);
+      assert.equal(apps.code, 0, apps.stderr);
+      assert.doesNotMatch(apps.stdout, /^demo-app /m);
+    } finally {
+      kube.close();
+    }
   });
 });

@@ -73,6 +73,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if $v.logLevel -}}
 {{- $args = concat $args (list "--log-level" $v.logLevel) -}}
 {{- end -}}
+{{- if $v.inventory.checkPods -}}
+{{- $args = append $args "--inventory-check-pods" -}}
+{{- end -}}
 {{- $args = concat $args $v.extraArgs -}}
 {{- toYaml $args -}}
 {{- end -}}
