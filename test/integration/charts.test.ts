@@ -268,7 +268,7 @@ describe('chart kube-join-agent (real helm)', () => {
 
   it('refuses mode init in a Deployment, whose pod would outlive its certificate', async () => {
     const err = await rejection(renderChart(AGENT, { ...seed, mode: 'init' }));
-    assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:20:4): mode: init joins once and never renews the certificate, so it needs kind: Job (a Deployment\'s pod would outlive its certificate); use mode: sidecar for a Deployment');
+    assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:23:4): mode: init joins once and never renews the certificate, so it needs kind: Job (a Deployment\'s pod would outlive its certificate); use mode: sidecar for a Deployment');
   });
 
   describe('values.schema.json', () => {
@@ -375,6 +375,11 @@ describe('chart kube-join-agent (real helm)', () => {
       const err = await rejection(renderChart(AGENT, { ...guide, mode: 'init', kind: 'Job' }));
       assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:11:4): mode: init joins once before an app starts, so it needs app.image; without one the chart deploys the agent alone (standalone), which keeps renewing');
     });
+
+    it('refuses a Job without an app, which would never complete', async () => {
+      const err = await rejection(renderChart(AGENT, { ...guide, kind: 'Job' }));
+      assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:14:4): kind: Job needs app.image: the agent alone keeps renewing and never completes; use kind: Deployment without an app');
+    });
   });
 
   describe('notify: the app by process name', () => {
@@ -394,9 +399,9 @@ describe('chart kube-join-agent (real helm)', () => {
 
     it('refuses a signal without a process, and notify in standalone mode', async () => {
       let err = await rejection(renderChart(AGENT, { ...seed, notify: { signal: 'SIGHUP' } }));
-      assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:14:4): notify.signal and notify.process go together: the agent sends notify.signal to the app\'s process named notify.process');
+      assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:17:4): notify.signal and notify.process go together: the agent sends notify.signal to the app\'s process named notify.process');
       err = await rejection(renderChart(AGENT, { ...seed, app: { name: 'app', image: { repository: '' } }, notify: { signal: 'SIGHUP', process: 'grafana' } }));
-      assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:17:4): notify.process signals the app beside the agent, but without app.image the agent runs alone (standalone)');
+      assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:20:4): notify.process signals the app beside the agent, but without app.image the agent runs alone (standalone)');
     });
   });
 
