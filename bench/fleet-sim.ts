@@ -136,7 +136,7 @@ try {
       exitOnExpiry: false,
       writeBundle: false,
       group: undefined,
-      notify: { signal: undefined, pidFile: undefined, exec: undefined, execTimeoutMs: 30_000 },
+      notify: { signal: undefined, pidFile: undefined, process: undefined, exec: undefined, execTimeoutMs: 30_000 },
       health: undefined,
       logLevel: 'error',
       logFormat: 'json',

@@ -34,7 +34,7 @@ export interface ResolvedAgentConfig {
   exitOnExpiry: boolean;
   writeBundle: boolean;
   group: number | undefined;
-  notify: { signal: NodeJS.Signals | undefined; pidFile: string | undefined; exec: string | undefined; execTimeoutMs: number };
+  notify: { signal: NodeJS.Signals | undefined; pidFile: string | undefined; process: string | undefined; exec: string | undefined; execTimeoutMs: number };
   health: HostPort | undefined;
   logLevel: LogLevel;
   logFormat: LogFormat;
@@ -105,7 +105,9 @@ export function resolveAgentConfig(sources: OptionSources, env: { fileExists: (p
 
   const signal = str('notifySignal')?.toUpperCase();
   if (signal !== undefined && !/^SIG[A-Z0-9]+$/.test(signal)) throw new ConfigError('notifySignal', `--notify-signal must be a signal name like SIGHUP (got ${JSON.stringify(str('notifySignal'))})`);
-  if ((signal === undefined) !== (str('pidFile') === undefined)) throw new ConfigError('notifySignal', '--notify-signal and --pid-file go together');
+  const targets = [str('pidFile'), str('notifyProcess')].filter((t) => t !== undefined).length;
+  if (targets > 1) throw new ConfigError('notifyProcess', '--pid-file and --notify-process are two ways to find the app: give one');
+  if ((signal === undefined) !== (targets === 0)) throw new ConfigError('notifySignal', '--notify-signal goes with --pid-file or --notify-process');
 
   const group = v.group as number | undefined;
   if (group !== undefined && group < 0) throw new ConfigError('group', '--group must be a non-negative gid');
@@ -133,7 +135,7 @@ export function resolveAgentConfig(sources: OptionSources, env: { fileExists: (p
     exitOnExpiry: v.exitOnExpiry as boolean,
     writeBundle: v.bundle as boolean,
     group,
-    notify: { signal: signal as NodeJS.Signals | undefined, pidFile: str('pidFile'), exec: str('exec'), execTimeoutMs: num('execTimeout') },
+    notify: { signal: signal as NodeJS.Signals | undefined, pidFile: str('pidFile'), process: str('notifyProcess'), exec: str('exec'), execTimeoutMs: num('execTimeout') },
     health,
     logLevel,
     logFormat,

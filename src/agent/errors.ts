@@ -13,7 +13,18 @@ export type AgentErrorCode =
   | 'ERR_ISSUED_CERT_INVALID'
   | 'ERR_CERT_WRITE'
   | 'ERR_CERT_EXPIRED'
-  | 'ERR_ONCE_FAILED';
+  | 'ERR_ONCE_FAILED'
+  | 'ERR_NOTIFY';
+
+/**
+ * The app could not be told about a new set (logged, never fatal: the files are in place). The message
+ * says what the pod needs: the app in the agent's PID namespace, or the right to signal it.
+ */
+export class NotifyError extends KubeJoinError<'ERR_NOTIFY'> {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_NOTIFY', message, { cause });
+  }
+}
 
 /** Why the token file could not be used. The message names the path, never the content. */
 export type TokenReadReason = 'missing' | 'unreadable' | 'empty' | 'not_a_jwt' | 'too_large';

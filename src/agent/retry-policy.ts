@@ -12,9 +12,9 @@ export type Step = Disposition | 'exit';
 /**
  * The agent's one retry table: every agent error code and what follows it. ERR_JOIN_REJECTED defers to
  * the server's problem code, ERR_TOKEN_READ to why the file could not be used. A Record, so that a new
- * code cannot be added without deciding it.
+ * code cannot be added without deciding it. ERR_NOTIFY is only logged: it never fails an attempt.
  */
-export const AGENT_STEPS: Readonly<Record<Exclude<AgentErrorCode, 'ERR_JOIN_REJECTED' | 'ERR_TOKEN_READ'>, Step>> = {
+export const AGENT_STEPS: Readonly<Record<Exclude<AgentErrorCode, 'ERR_JOIN_REJECTED' | 'ERR_TOKEN_READ' | 'ERR_NOTIFY'>, Step>> = {
   ERR_AUTH_UNAVAILABLE: 'retry',
   ERR_AUTH_PROTOCOL: 'final',
   ERR_TLS_VERIFY: 'final',

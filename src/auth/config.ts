@@ -41,6 +41,8 @@ export interface ResolvedAuthConfig {
   logFormat: LogFormat;
   caKeyEncryptionKeyFile: string | undefined;
   inventoryGraceMs: number;
+  /** Look up joined agents' pods and mark the records of pods that are gone. */
+  inventoryCheckPods: boolean;
   /** Live inventory records one ServiceAccount may hold. */
   maxAgentsPerServiceAccount: number;
   joinRate: { perSource: number; global: number };
@@ -91,6 +93,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   if (maxConcurrentReviews < 1) throw new ConfigError('maxConcurrentReviews', '--max-concurrent-reviews must be at least 1');
   const inCluster = isInCluster(env);
   const storage = resolveStorage(v.storage as string, v.storageNamespace as string | undefined, v.kubeconfig !== undefined || inCluster, inCluster);
+  if (v.inventoryCheckPods === true && v.kubeconfig === undefined && !inCluster) throw new ConfigError('inventoryCheckPods', '--inventory-check-pods needs the Kubernetes API: run in a pod or give --kubeconfig');
   return {
     listen,
     metricsListen,
@@ -103,6 +106,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
     logFormat,
     caKeyEncryptionKeyFile: v.caKeyEncryptionKeyFile as string | undefined,
     inventoryGraceMs: v.inventoryGrace as number,
+    inventoryCheckPods: v.inventoryCheckPods as boolean,
     maxAgentsPerServiceAccount,
     joinRate: { perSource, global },
     maxConcurrentReviews,

@@ -42,7 +42,35 @@ export function nextRecord(previous: AgentRecord | undefined, facts: JoinFacts, 
     lastJoin: at,
     notAfter: facts.notAfter.toISOString(),
     expiresAt: new Date(facts.notAfter.getTime() + graceMs).toISOString(),
+    // A replaced pod that still renews (a rollout's overlap) stays replaced: it never takes its apps back.
+    // podGoneAt is not carried: a pod that renews is not gone.
+    ...(previous?.supersededBy !== undefined ? { supersededBy: previous.supersededBy } : {}),
   };
+}
+
+/**
+ * The workload generation a pod belongs to, read from its name: a Deployment's pod
+ * `web-7d9f8c6b5-x2x4q` → `web-7d9f8c6b5` (its ReplicaSet), a StatefulSet's `web-0` → `web`; none
+ * for a name without a dash (a bare pod). Pods of one generation are replicas side by side; a pod of
+ * another generation is a redeploy.
+ */
+export function podGeneration(podName: string): string | undefined {
+  const at = podName.lastIndexOf('-');
+  return at > 0 ? podName.slice(0, at) : undefined;
+}
+
+/**
+ * Whether `newer`, joining for the first time, replaces the live record `older` of the same
+ * ServiceAccount: it serves an app of the same name, and is either the same pod name recreated (a
+ * StatefulSet's pod, a new UID) or a pod of another generation (a Deployment's new ReplicaSet).
+ */
+export function replaces(newer: JoinFacts, older: AgentRecord): boolean {
+  if (older.supersededBy !== undefined) return false;
+  const names = new Set(newer.apps.map((a) => a.name));
+  if (!older.apps.some((a) => names.has(a.name))) return false;
+  if (older.podName === newer.podName) return true;
+  const [was, is] = [podGeneration(older.podName ?? older.hostId), podGeneration(newer.podName)];
+  return was !== undefined && is !== undefined && was !== is;
 }
 
 export function isRecordLive(record: AgentRecord, now: number): boolean {
@@ -57,17 +85,26 @@ export interface RecordPolicy {
 }
 
 /**
- * Records a join under its pod's key. A pod's first join is refused a record when its ServiceAccount
- * already holds `maxPerServiceAccount` live ones, so one workload that can create pods cannot grow the
- * inventory (and its storage) without bound; its renewals always update its own record.
+ * Records a join under its pod's key. A pod's first join marks the records it replaces (see
+ * `replaces`) as superseded, so a redeployed app is listed once, not beside its old pod for the
+ * grace period. It is refused a record when its ServiceAccount already holds `maxPerServiceAccount`
+ * live ones that are not superseded, so one workload that can create pods cannot grow the inventory
+ * (and its storage) without bound; its renewals always update its own record.
  */
-export async function recordJoin(storage: AuthStorage, facts: JoinFacts, now: number, policy: RecordPolicy): Promise<{ key: string; recorded: boolean }> {
+export async function recordJoin(storage: AuthStorage, facts: JoinFacts, now: number, policy: RecordPolicy): Promise<{ key: string; recorded: boolean; superseded: string[] }> {
   const key = agentKey(facts.namespace, facts.podName, facts.podUid);
   const previous = await storage.getAgent(key);
+  const superseded: string[] = [];
   if (previous === undefined) {
-    const held = (await storage.listAgentsOf(facts.namespace, facts.serviceAccount)).filter(({ record }) => isRecordLive(record, now)).length;
-    if (held >= policy.maxPerServiceAccount) return { key, recorded: false };
+    const live = (await storage.listAgentsOf(facts.namespace, facts.serviceAccount)).filter(({ record }) => isRecordLive(record, now));
+    const replaced = live.filter(({ record }) => replaces(facts, record));
+    const held = live.filter(({ record }) => record.supersededBy === undefined).length - replaced.length;
+    if (held >= policy.maxPerServiceAccount) return { key, recorded: false, superseded };
+    for (const old of replaced) {
+      await storage.putAgent(old.key, { ...old.record, supersededBy: key });
+      superseded.push(old.key);
+    }
   }
   await storage.putAgent(key, nextRecord(previous, facts, now, policy.graceMs));
-  return { key, recorded: true };
+  return { key, recorded: true, superseded };
 }

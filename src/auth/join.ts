@@ -36,6 +36,8 @@ export interface JoinAudit {
   /** What became of the inventory record: written, refused by the per-ServiceAccount cap, or failed. */
   inventory?: 'recorded' | 'full' | 'failed';
   inventoryError?: string;
+  /** Inventory keys of older pods whose apps this pod took over (a redeploy). */
+  superseded?: string[];
 }
 
 /** A decided join: the answer to send and the one audit record to log, whichever way it went. */
@@ -71,7 +73,9 @@ export async function decideJoin(ctx: JoinContext, request: JoinRequest, present
 async function record(ctx: JoinContext, request: JoinRequest, response: JoinResponse, audit: JoinAudit): Promise<void> {
   const facts = { ...response.identity, nodeName: request.nodeName, apps: request.apps ?? [], tokenName: request.tokenName, agentVersion: request.agentVersion, notAfter: new Date(response.notAfter) };
   try {
-    audit.inventory = (await recordJoin(ctx.storage, facts, ctx.now(), ctx.inventory)).recorded ? 'recorded' : 'full';
+    const result = await recordJoin(ctx.storage, facts, ctx.now(), ctx.inventory);
+    audit.inventory = result.recorded ? 'recorded' : 'full';
+    if (result.superseded.length > 0) audit.superseded = result.superseded;
   } catch (err) {
     audit.inventory = 'failed';
     audit.inventoryError = (err as Error).message;

@@ -11,6 +11,7 @@ import type { Listening } from '../common/listen.ts';
 import { ensureAdminIdentity } from './admin-identity.ts';
 import { stateDirError } from './errors.ts';
 import { isRecordLive } from './inventory.ts';
+import { apiPodLookup, gonePodSweeper } from './pods-gone.ts';
 import { createJoinRateLimiter } from './rate-limit.ts';
 import { tokenReviewReadiness } from './readiness.ts';
 import { limitConcurrency } from './validators/limit.ts';
@@ -173,9 +174,15 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     await writeFileAtomic(stateDirPaths(config.stateDir).authAddress, `${formatHostPort(local, server.address.port)}\n`, 0o644).catch((err: unknown) => {
       throw stateDirError(config.stateDir, `cannot be written (${AUTH_ADDRESS_FILE})`, err);
     });
-    await sweepInventory(storage, deps.now(), deps.logger);
+    // resolveAuthConfig refuses --inventory-check-pods without Kubernetes API access.
+    const markGone = config.inventoryCheckPods && kube !== undefined ? gonePodSweeper(storage, apiPodLookup(kube), deps.logger) : undefined;
+    const sweep = async () => {
+      await sweepInventory(storage, deps.now(), deps.logger);
+      await markGone?.(deps.now());
+    };
+    await sweep();
     const sweeper = setInterval(() => {
-      sweepInventory(storage, deps.now(), deps.logger).catch((err: unknown) => deps.logger.warn('inventory sweep failed', errorLogFields(err)));
+      sweep().catch((err: unknown) => deps.logger.warn('inventory sweep failed', errorLogFields(err)));
     }, INVENTORY_SWEEP_MS);
     sweeper.unref();
     const caPin = spkiPin(ca.cert);

@@ -27,8 +27,10 @@ function typeOf(uri: string): string {
   return scheme ? scheme.toUpperCase() : 'UNKNOWN';
 }
 
+/** One row per app, from the records no newer pod of the same workload took over and whose pod is not gone. */
 export function appRows(agents: readonly AgentRecord[]): AppRow[] {
   return agents
+    .filter((a) => a.supersededBy === undefined && a.podGoneAt === undefined)
     .flatMap((a) =>
       a.apps.map((app) => ({
         name: app.name,

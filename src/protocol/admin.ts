@@ -52,6 +52,13 @@ export const AgentRecordSchema = IdentitySchema.omit({ spiffeId: true })
     notAfter: z.iso.datetime(),
     /** When the entry leaves the inventory: notAfter plus the grace period. */
     expiresAt: z.iso.datetime(),
+    /**
+     * The key of a newer pod of the same workload that took over this pod's apps (a redeploy):
+     * `apps ls` no longer lists this one, which stays until it expires.
+     */
+    supersededBy: z.string().optional(),
+    /** When the auth service found this pod gone (--inventory-check-pods): `apps ls` no longer lists it. */
+    podGoneAt: z.iso.datetime().optional(),
   })
   .strict();
 export type AgentRecord = z.infer<typeof AgentRecordSchema>;

@@ -13,11 +13,13 @@ import { resolveAgentConfig } from '../../src/agent/config.ts';
 import { AGENT_OPTIONS, PROJECTED_TOKEN_PATH } from '../../src/agent/options.ts';
 import { resolveAuthConfig } from '../../src/auth/config.ts';
 import { AUTH_OPTIONS } from '../../src/auth/options.ts';
+import { grantRoles, isServiceAccountAllowed } from '../../src/auth/allow.ts';
 import { resolveInjectorConfig } from '../../src/injector/config.ts';
 import { buildInjection } from '../../src/injector/inject.ts';
 import { INJECTOR_OPTIONS } from '../../src/injector/options.ts';
 import { parseProvisionToken } from '../../src/auth/tokens.ts';
 import type { OptionSpec } from '../../src/config/options.ts';
+import { testCa } from '../support/pki.ts';
 import { HelmError, REPO_ROOT, findOne, lintChart, renderChart, renderNotes, seedValues, type Manifest, type Values } from '../support/helm.ts';
 
 const AGENT = 'kube-join-agent';
@@ -187,7 +189,7 @@ describe('chart kube-join-agent (real helm)', () => {
   it('passes only flags that `kube-join agent` has (AGENT_OPTIONS), for the seed and for every optional value', async () => {
     assert.deepEqual(unknownFlags(AGENT_OPTIONS, flagsOf(agentContainer(rendered), 'agent')), []);
     const everything: Values = {
-      ...without(seed, ['caPin']),
+      ...seed,
       caFile: { secret: 'kube-join-ca', key: 'ca.crt' },
       group: 2000,
       renewal: { fraction: 0.6, jitter: 0.05, renewBefore: '15m' },
@@ -206,7 +208,7 @@ describe('chart kube-join-agent (real helm)', () => {
     assert.deepEqual(config.authAddr, { host: 'kube-join-auth.kube-join.svc', port: 3025 });
     assert.equal(config.tokenName, 'kube-token');
     assert.equal(config.tokenPaths[0], PROJECTED_TOKEN_PATH);
-    assert.deepEqual(config.trust, { kind: 'ca-pin', pins: [PIN] });
+    assert.deepEqual(config.trust, { kind: 'ca-file', path: '/var/run/kube-join/ca/ca.crt' });
     assert.deepEqual(config.roles, ['App']);
     assert.deepEqual(config.apps, [{ name: 'grafana', uri: 'http://localhost:3000' }]);
     assert.equal(config.group, 65532);
@@ -216,7 +218,7 @@ describe('chart kube-join-agent (real helm)', () => {
 
   it('turns renewal, ttl, logLevel, roles lists and caFile into the agent\'s settings', async () => {
     const values: Values = {
-      ...without(seed, ['caPin']),
+      ...seed,
       caFile: { configMap: 'kube-join-ca', key: 'bundle.pem' },
       roles: ['App', 'Db'],
       renewal: { fraction: 0.6, jitter: 0, renewBefore: '15m' },
@@ -237,7 +239,7 @@ describe('chart kube-join-agent (real helm)', () => {
 
   it('leaves the agent\'s defaults to the agent: no renewal, ttl or log flags unless set', () => {
     const flags = flagsOf(agentContainer(rendered), 'agent').filter((a) => a.startsWith('--'));
-    assert.deepEqual(flags, ['--auth-addr', '--token-name', '--cluster-name', '--ca-pin', '--out-dir', '--health-addr', '--group', '--roles', '--app']);
+    assert.deepEqual(flags, ['--auth-addr', '--token-name', '--cluster-name', '--ca-file', '--out-dir', '--health-addr', '--group', '--roles', '--app']);
   });
 
   it('keeps its defaults in step with the programs: health port, out dir and cluster name', async () => {
@@ -269,7 +271,7 @@ describe('chart kube-join-agent (real helm)', () => {
 
   it('refuses mode init in a Deployment, whose pod would outlive its certificate', async () => {
     const err = await rejection(renderChart(AGENT, { ...seed, mode: 'init' }));
-    assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:8:4): mode: init joins once and never renews the certificate, so it needs kind: Job (a Deployment\'s pod would outlive its certificate); use mode: sidecar for a Deployment');
+    assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:23:4): mode: init joins once and never renews the certificate, so it needs kind: Job (a Deployment\'s pod would outlive its certificate); use mode: sidecar for a Deployment');
   });
 
   describe('values.schema.json', () => {
@@ -279,7 +281,7 @@ describe('chart kube-join-agent (real helm)', () => {
       ['a malformed caPin', (s) => ({ ...s, caPin: 'sha256:8E7AD1F4' }), schemaError(AGENT, "- at '/caPin': 'sha256:8E7AD1F4' does not match pattern '^sha256:[0-9a-f]{64}$'")],
       ['a missing proxyAddr', (s) => without(s, ['proxyAddr']), schemaError(AGENT, "- at '': missing property 'proxyAddr'")],
       ['a proxyAddr without a port', (s) => ({ ...s, proxyAddr: 'kube-join-auth' }), schemaError(AGENT, String.raw`- at '/proxyAddr': 'kube-join-auth' does not match pattern '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$'`)],
-      ['neither caPin nor caFile', (s) => without(s, ['caPin']), schemaError(AGENT, "- at '': 'anyOf' failed", "  - at '': missing property 'caPin'", "  - at '': missing property 'caFile'")],
+      ['a notify signal that is not a signal name', (s) => ({ ...s, notify: { signal: 'HUP', process: 'grafana' } }), schemaError(AGENT, "- at '/notify/signal': 'HUP' does not match pattern '^$|^SIG[A-Z0-9]+$'")],
       ['an unknown top-level key', (s) => ({ ...s, tokenName: 'kube-token' }), schemaError(AGENT, "- at '': additional properties 'tokenName' not allowed")],
       ['an unknown nested key', (s) => ({ ...s, renewal: { fration: 0.5 } }), schemaError(AGENT, "- at '/renewal': additional properties 'fration' not allowed")],
       ['an app name that is not DNS-1123', (s) => ({ ...s, apps: [{ name: 'Grafana', uri: 'http://localhost:3000' }] }), schemaError(AGENT, "- at '/apps/0/name': 'Grafana' does not match pattern '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'")],
@@ -292,10 +294,147 @@ describe('chart kube-join-agent (real helm)', () => {
       });
     }
 
+    it('rejects no way at all to verify the auth service', async () => {
+      const err = await rejection(renderChart(AGENT, { ...seed, caBundle: { configMap: '' } }));
+      assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:8:4): the agent needs a way to verify the auth service: caBundle.configMap (the bundle the auth service publishes), caFile or caPin');
+    });
+
     it('rejects both caPin and caFile', async () => {
-      const err = await rejection(renderChart(AGENT, { ...seed, caFile: { configMap: 'ca', key: 'ca.crt' } }));
+      const err = await rejection(renderChart(AGENT, { ...seed, caPin: PIN, caFile: { configMap: 'ca', key: 'ca.crt' } }));
       assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:2:4): set only one of caPin and caFile: the agent verifies the auth service one way');
     });
+  });
+
+  it('without caPin or caFile, mounts the CA bundle ConfigMap the auth service publishes and passes it as --ca-file', async () => {
+    const manifests = rendered;
+    const config = resolveAgentConfig({ flags: parseFlags(AGENT_OPTIONS, flagsOf(agentContainer(manifests), 'agent')), env: {} });
+    assert.deepEqual(config.trust, { kind: 'ca-file', path: '/var/run/kube-join/ca/ca.crt' });
+    assert.deepEqual(podSpecOf(manifests).volumes.find((v: Obj) => v.name === 'kube-join-ca-bundle'), { name: 'kube-join-ca-bundle', configMap: { name: 'kube-join-ca-bundle', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+    assert.deepEqual(agentContainer(manifests).volumeMounts.find((m: Obj) => m.name === 'kube-join-ca-bundle'), { name: 'kube-join-ca-bundle', mountPath: '/var/run/kube-join/ca', readOnly: true });
+    const other = await renderChart(AGENT, { ...seed, caBundle: { configMap: 'my-ca' } });
+    assert.equal(podSpecOf(other).volumes.find((v: Obj) => v.name === 'kube-join-ca-bundle').configMap.name, 'my-ca');
+    const pinned = await renderChart(AGENT, { ...seed, caPin: PIN });
+    assert.equal(podSpecOf(pinned).volumes.find((v: Obj) => v.name === 'kube-join-ca-bundle'), undefined, 'caPin replaces the bundle');
+    assert.deepEqual(resolveAgentConfig({ flags: parseFlags(AGENT_OPTIONS, flagsOf(agentContainer(pinned), 'agent')), env: {} }).trust, { kind: 'ca-pin', pins: [PIN] });
+  });
+
+  it('names the ServiceAccount after the release, as teleport-kube-agent does; serviceAccount.name overrides it', async () => {
+    const manifests = await renderChart(AGENT, without(seed, ['serviceAccount']), { release: 'teleport-app-service', namespace: 'teleport-agent' });
+    assert.equal(findOne(manifests, 'ServiceAccount').metadata.name, 'teleport-app-service');
+    assert.equal(podSpecOf(manifests).serviceAccountName, 'teleport-app-service');
+    const named = await renderChart(AGENT, { ...seed, serviceAccount: { name: 'grafana-agent' } }, { release: 'teleport-app-service' });
+    assert.equal(podSpecOf(named).serviceAccountName, 'grafana-agent');
+  });
+
+  describe('the Teleport guide\'s values.yaml, as written (examples/guide/values.yaml): standalone', () => {
+    let guide: Values;
+    let manifests: Manifest[];
+    before(async () => {
+      guide = parseYaml(await readFile(join(REPO_ROOT, 'examples', 'guide', 'values.yaml'), 'utf8')) as Values;
+      manifests = await renderChart(AGENT, guide, { release: 'teleport-app-service', namespace: 'teleport-agent' });
+    });
+
+    it('holds the guide\'s values and nothing else', () => {
+      assert.deepEqual(guide, {
+        proxyAddr: 'teleport.example.com:443',
+        roles: 'app',
+        joinParams: { method: 'kubernetes', tokenName: 'kubernetes-token' },
+        apps: [{ name: 'demo-app', uri: 'http://demo-app.demo-app.svc.cluster.local:80' }],
+      });
+    });
+
+    it('passes helm lint --strict', async () => {
+      assert.match(await lintChart(AGENT, guide), /^1 chart\(s\) linted, 0 chart\(s\) failed$/m);
+    });
+
+    it('deploys the agent alone: one container, no init containers, no app, the apps registered by URI', () => {
+      assert.deepEqual(manifests.map((m) => `${m.kind}/${m.metadata.name}`), ['ServiceAccount/teleport-app-service', 'Deployment/teleport-app-service-kube-join-agent']);
+      const pod = podSpecOf(manifests);
+      assert.equal(pod.initContainers, undefined);
+      assert.deepEqual(pod.containers.map((c: Obj) => c.name), ['kube-join']);
+      assert.equal(pod.containers[0].restartPolicy, undefined);
+      assert.deepEqual(pod.containers[0].readinessProbe.httpGet, { path: '/readyz', port: 'health' });
+      assert.equal(pod.shareProcessNamespace, undefined);
+      const config = resolveAgentConfig({ flags: parseFlags(AGENT_OPTIONS, flagsOf(pod.containers[0], 'agent')), env: {} });
+      assert.deepEqual(config.authAddr, { host: 'teleport.example.com', port: 443 });
+      assert.equal(config.tokenName, 'kubernetes-token');
+      assert.deepEqual(config.roles, ['app']);
+      assert.deepEqual(config.apps, [{ name: 'demo-app', uri: 'http://demo-app.demo-app.svc.cluster.local:80' }]);
+      assert.deepEqual(config.trust, { kind: 'ca-file', path: '/var/run/kube-join/ca/ca.crt' });
+      assert.equal(findOne(manifests, 'Deployment').metadata.annotations['kube-join.io/mode'], 'standalone');
+    });
+
+    it('matches the guide\'s token.yaml: its allow rule names this ServiceAccount, and `roles: app` is granted App', async () => {
+      const token = parseProvisionToken(await readFile(join(REPO_ROOT, 'examples', 'guide', 'token.yaml'), 'utf8'), Date.parse('2026-01-01T00:00:00Z'));
+      assert.equal(token.metadata.name, 'kubernetes-token');
+      const pod = podSpecOf(manifests);
+      assert.equal(isServiceAccountAllowed(token, 'teleport-agent', pod.serviceAccountName), true);
+      const config = resolveAgentConfig({ flags: parseFlags(AGENT_OPTIONS, flagsOf(pod.containers[0], 'agent')), env: {} });
+      assert.deepEqual(grantRoles(token, config.roles), { granted: ['App'] });
+      assert.equal(pod.volumes.find((v: Obj) => v.name === 'kube-join-token').projected.sources[0].serviceAccountToken.audience, 'kube-join');
+    });
+
+    it('refuses mode init without an app', async () => {
+      const err = await rejection(renderChart(AGENT, { ...guide, mode: 'init', kind: 'Job' }));
+      assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:11:4): mode: init joins once before an app starts, so it needs app.image; without one the chart deploys the agent alone (standalone), which keeps renewing');
+    });
+
+    it('refuses a Job without an app, which would never complete', async () => {
+      const err = await rejection(renderChart(AGENT, { ...guide, kind: 'Job' }));
+      assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:14:4): kind: Job needs app.image: the agent alone keeps renewing and never completes; use kind: Deployment without an app');
+    });
+  });
+
+  describe('notify: the app by process name', () => {
+    it('passes --notify-signal and --notify-process and shares the pod\'s PID namespace; no capability is added', async () => {
+      const manifests = await renderChart(AGENT, { ...seed, notify: { signal: 'SIGHUP', process: 'grafana' } });
+      assert.equal(podSpecOf(manifests).shareProcessNamespace, true);
+      const config = resolveAgentConfig({ flags: parseFlags(AGENT_OPTIONS, flagsOf(agentContainer(manifests), 'agent')), env: {} });
+      assert.deepEqual([config.notify.signal, config.notify.process, config.notify.pidFile], ['SIGHUP', 'grafana', undefined]);
+      assert.deepEqual(agentContainer(manifests).securityContext.capabilities, { drop: ['ALL'] });
+      assert.equal(podSpecOf(rendered).shareProcessNamespace, undefined, 'not without notify');
+    });
+
+    it('adds CAP_KILL only when notify.addCapKill asks', async () => {
+      const manifests = await renderChart(AGENT, { ...seed, notify: { signal: 'SIGHUP', process: 'grafana', addCapKill: true } });
+      assert.deepEqual(agentContainer(manifests).securityContext.capabilities, { drop: ['ALL'], add: ['KILL'] });
+    });
+
+    it('refuses a signal without a process, and notify in standalone mode', async () => {
+      let err = await rejection(renderChart(AGENT, { ...seed, notify: { signal: 'SIGHUP' } }));
+      assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:17:4): notify.signal and notify.process go together: the agent sends notify.signal to the app\'s process named notify.process');
+      err = await rejection(renderChart(AGENT, { ...seed, app: { name: 'app', image: { repository: '' } }, notify: { signal: 'SIGHUP', process: 'grafana' } }));
+      assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:20:4): notify.process signals the app beside the agent, but without app.image the agent runs alone (standalone)');
+    });
+  });
+
+  it('follows the chart conventions: name overrides, extraEnv, extraVolumes and mounts, priorityClassName, topologySpreadConstraints, a PodMonitor', async () => {
+    const spread = [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'kube-join-agent' } } }];
+    const values: Values = {
+      ...seed,
+      fullnameOverride: 'grafana',
+      extraEnv: [{ name: 'HTTPS_PROXY', value: 'http://proxy:3128' }],
+      extraVolumes: [{ name: 'extra-ca', configMap: { name: 'corp-ca' } }],
+      extraVolumeMounts: [{ name: 'extra-ca', mountPath: '/etc/corp-ca', readOnly: true }],
+      priorityClassName: 'system-cluster-critical',
+      topologySpreadConstraints: spread,
+      podMonitor: { enabled: true, interval: '15s' },
+    };
+    const manifests = await renderChart(AGENT, values, { namespace: 'teleport-agent' });
+    assert.deepEqual(manifests.map((m) => `${m.kind}/${m.metadata.name}`), ['ServiceAccount/teleport-app-service', 'Deployment/grafana', 'PodMonitor/grafana']);
+    const pod = podSpecOf(manifests);
+    assert.deepEqual(agentContainer(manifests).env.map((e: Obj) => e.name), ['NODE_NAME', 'HTTPS_PROXY']);
+    assert.deepEqual(pod.volumes.at(-1), { name: 'extra-ca', configMap: { name: 'corp-ca' } });
+    assert.deepEqual(agentContainer(manifests).volumeMounts.at(-1), { name: 'extra-ca', mountPath: '/etc/corp-ca', readOnly: true });
+    assert.equal(pod.priorityClassName, 'system-cluster-critical');
+    assert.deepEqual(pod.topologySpreadConstraints, spread);
+    const monitor = findOne(manifests, 'PodMonitor');
+    assert.equal(monitor.apiVersion, 'monitoring.coreos.com/v1');
+    assert.deepEqual(monitor.spec.podMetricsEndpoints, [{ port: 'health', path: '/metrics', interval: '15s' }]);
+    assert.deepEqual(monitor.spec.selector.matchLabels, findOne(manifests, 'Deployment').spec.selector.matchLabels);
+    const renamed = await renderChart(AGENT, { ...seed, nameOverride: 'agent' }, { release: 'web' });
+    assert.equal(findOne(renamed, 'Deployment').metadata.name, 'web-agent');
+    assert.equal(findOne(renamed, 'Deployment').spec.selector.matchLabels['app.kubernetes.io/name'], 'agent');
   });
 
   it('NOTES tell how to check the join: identity.json in the sidecar and `kube-join apps ls` on the auth service', async () => {
@@ -368,7 +507,11 @@ describe('chart kube-join-auth (real helm)', () => {
     const [host, port] = String(agentSeed.proxyAddr).split(':');
     const service = findOne(rendered, 'Service');
     assert.equal(`${service.metadata.name}.${service.metadata.namespace}.svc`, host);
-    assert.deepEqual(service.spec.ports, [{ name: 'https', port: Number(port), targetPort: 'https', protocol: 'TCP' }]);
+    assert.deepEqual(service.spec.ports, [
+      { name: 'https', port: Number(port), targetPort: 'https', protocol: 'TCP' },
+      { name: 'proxy', port: 443, targetPort: 'https', protocol: 'TCP' },
+      { name: 'metrics', port: 3026, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
     const args = authContainer(rendered).args as string[];
     assert.ok(args[args.indexOf('--san') + 1]?.split(',').includes(host as string));
     assert.equal(agentSeed.clusterName, seed.clusterName);
@@ -419,6 +562,8 @@ describe('chart kube-join-auth (real helm)', () => {
     const deployment = findOne(manifests, 'Deployment');
     assert.equal(deployment.spec.replicas, 2);
     assert.equal(deployment.spec.strategy, undefined);
+    const pdb = findOne(manifests, 'PodDisruptionBudget');
+    assert.deepEqual(pdb.spec, { maxUnavailable: 1, selector: { matchLabels: deployment.spec.selector.matchLabels } });
     assert.deepEqual(deployment.spec.template.spec.volumes.find((v: Obj) => v.name === 'state'), { name: 'state', emptyDir: {} });
     assert.equal(manifests.filter((m) => m.kind === 'PersistentVolumeClaim').length, 0);
     const args = flagsOf(authContainer(manifests), 'auth');
@@ -475,6 +620,77 @@ describe('chart kube-join-auth (real helm)', () => {
     assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 'https', scheme: 'HTTPS' });
     assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port: 'https', scheme: 'HTTPS' });
     assert.equal(findOne(rendered, 'Deployment').spec.template.spec.securityContext.fsGroup, 65532);
+  });
+
+  it('answers on 443 too, where the Teleport guide\'s proxyAddr points; service.proxyPort 0 leaves only the join port', async () => {
+    const guide = parseYaml(await readFile(join(REPO_ROOT, 'examples', 'guide', 'values.yaml'), 'utf8')) as Obj;
+    const port = Number(String(guide.proxyAddr).split(':')[1]);
+    const proxy = findOne(rendered, 'Service').spec.ports.find((p: Obj) => p.port === port);
+    assert.deepEqual(proxy, { name: 'proxy', port: 443, targetPort: 'https', protocol: 'TCP' });
+    const manifests = await renderChart(AUTH, { ...seed, service: { proxyPort: 0 }, metrics: { enabled: false } });
+    assert.deepEqual(findOne(manifests, 'Service').spec.ports, [{ name: 'https', port: 3025, targetPort: 'https', protocol: 'TCP' }]);
+  });
+
+  it('no PodDisruptionBudget for one replica', () => {
+    assert.equal(rendered.filter((m) => m.kind === 'PodDisruptionBudget').length, 0);
+  });
+
+  it('rbac.tokenReviewRole minimal: its own ClusterRole with only create on tokenreviews, instead of system:auth-delegator', async () => {
+    const manifests = await renderChart(AUTH, { ...seed, rbac: { tokenReviewRole: 'minimal' } }, { namespace: 'kube-join' });
+    const role = findOne(manifests, 'ClusterRole');
+    assert.equal(role.metadata.name, 'kube-join-kube-join-auth-tokenreview');
+    assert.deepEqual(role.rules, [{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }]);
+    assert.deepEqual(findOne(manifests, 'ClusterRoleBinding').roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
+    assert.equal(rendered.filter((m) => m.kind === 'ClusterRole').length, 0, 'the default binds system:auth-delegator and creates no ClusterRole');
+  });
+
+  it('inventory.checkPods: --inventory-check-pods, and a ClusterRole with only get on pods bound to its ServiceAccount', async () => {
+    const manifests = await renderChart(AUTH, { ...seed, inventory: { checkPods: true } }, { namespace: 'kube-join' });
+    const inPod = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    const config = resolveAuthConfig({ flags: parseFlags(AUTH_OPTIONS, flagsOf(authContainer(manifests), 'auth')), env: inPod });
+    assert.equal(config.inventoryCheckPods, true);
+    const role = findOne(manifests, 'ClusterRole', 'kube-join-kube-join-auth-pods');
+    assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }]);
+    const binding = findOne(manifests, 'ClusterRoleBinding', 'kube-join-kube-join-auth-pods');
+    assert.deepEqual([binding.roleRef.name, binding.subjects], [role.metadata.name, [{ kind: 'ServiceAccount', name: 'kube-join-auth', namespace: 'kube-join' }]]);
+    assert.equal(resolveAuthConfig({ flags: parseFlags(AUTH_OPTIONS, flagsOf(authContainer(rendered), 'auth')), env: {} }).inventoryCheckPods, false);
+  });
+
+  it('a ServiceMonitor on the Service port named metrics, only when asked, and only with metrics on', async () => {
+    const manifests = await renderChart(AUTH, { ...seed, serviceMonitor: { enabled: true, interval: '15s', labels: { release: 'prom' } } }, { namespace: 'kube-join' });
+    const monitor = findOne(manifests, 'ServiceMonitor');
+    assert.equal(monitor.apiVersion, 'monitoring.coreos.com/v1');
+    assert.equal(monitor.metadata.labels.release, 'prom');
+    assert.deepEqual(monitor.spec.endpoints, [{ port: 'metrics', path: '/metrics', interval: '15s' }]);
+    assert.deepEqual(monitor.spec.selector.matchLabels, findOne(manifests, 'Service').spec.selector);
+    assert.equal(rendered.filter((m) => m.kind === 'ServiceMonitor').length, 0);
+    const err = await rejection(renderChart(AUTH, { ...seed, serviceMonitor: { enabled: true }, metrics: { enabled: false } }));
+    assert.equal(err.message, 'execution error at (kube-join-auth/templates/servicemonitor.yaml:3:4): serviceMonitor.enabled needs metrics.enabled: the ServiceMonitor scrapes the Service port named metrics');
+  });
+
+  it('follows the chart conventions: name overrides, extraEnv, extraVolumes and mounts, priorityClassName, topologySpreadConstraints', async () => {
+    const spread = [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'kube-join-auth' } } }];
+    const manifests = await renderChart(AUTH, {
+      ...seed,
+      fullnameOverride: 'auth',
+      extraEnv: [{ name: 'NODE_EXTRA_CA_CERTS', value: '/etc/corp-ca/ca.crt' }],
+      extraVolumes: [{ name: 'corp-ca', configMap: { name: 'corp-ca' } }],
+      extraVolumeMounts: [{ name: 'corp-ca', mountPath: '/etc/corp-ca', readOnly: true }],
+      priorityClassName: 'system-cluster-critical',
+      topologySpreadConstraints: spread,
+    }, { namespace: 'kube-join' });
+    assert.equal(findOne(manifests, 'Deployment').metadata.name, 'auth');
+    assert.equal(findOne(manifests, 'Service').metadata.name, 'auth');
+    const pod = findOne(manifests, 'Deployment').spec.template.spec;
+    assert.deepEqual(authContainer(manifests).env, [{ name: 'NODE_EXTRA_CA_CERTS', value: '/etc/corp-ca/ca.crt' }]);
+    assert.deepEqual(pod.volumes.at(-1), { name: 'corp-ca', configMap: { name: 'corp-ca' } });
+    assert.deepEqual(authContainer(manifests).volumeMounts.at(-1), { name: 'corp-ca', mountPath: '/etc/corp-ca', readOnly: true });
+    assert.equal(pod.priorityClassName, 'system-cluster-critical');
+    assert.deepEqual(pod.topologySpreadConstraints, spread);
+    const args = authContainer(manifests).args as string[];
+    assert.ok(args[args.indexOf('--san') + 1]?.split(',').includes('auth.kube-join.svc'), 'the certificate follows the new name');
+    const renamed = await renderChart(AUTH, { ...seed, nameOverride: 'join' }, { release: 'corp' });
+    assert.equal(findOne(renamed, 'Deployment').metadata.name, 'corp-join');
   });
 
   it('NOTES print the CA pin command and one `kube-join token create` per token', async () => {
@@ -882,7 +1098,9 @@ describe('container image (Dockerfile)', function () {
         const now = Math.floor(Date.now() / 1000);
         const jwt = `${b64({ alg: 'RS256', kid: 'k' })}.${b64({ aud: ['kube-join'], sub: 'system:serviceaccount:teleport-agent:teleport-app-service', iat: now, exp: now + 600 })}.c2ln`;
         await writeFile(join(pod, 'token'), jwt, { mode: 0o644 });
-        const overrides = ['--auth-addr', `127.0.0.1:${port}`, '--token-path', join(pod, 'token'), '--out-dir', join(pod, 'out'), '--once', '--once-timeout', '1s'];
+        // The CA bundle ConfigMap, as the kubelet would mount it.
+        await writeFile(join(pod, 'ca.crt'), (await testCa('kube-join')).certPem, { mode: 0o644 });
+        const overrides = ['--auth-addr', `127.0.0.1:${port}`, '--token-path', join(pod, 'token'), '--ca-file', join(pod, 'ca.crt'), '--out-dir', join(pod, 'out'), '--once', '--once-timeout', '1s'];
         const { code, stderr } = await runImage([...args, ...overrides]);
         assert.equal(code, 1, stderr);
         assert.equal(stderr.trimEnd().split('\n').at(-1), `kube-join: join did not succeed within 1s: auth service https://127.0.0.1:${port} unreachable: ECONNREFUSED [ERR_ONCE_FAILED]`);

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTokenIssuer, type TokenIssuer } from '../../src/demo/index.ts';
-import { DIST_MAIN, kubeJoinRun, startAuthProcess, tokenYaml, type AuthProcess } from '../support/kube-join.ts';
+import { DIST_MAIN, kubeJoin, kubeJoinRun, startAuthProcess, tokenYaml, type AuthProcess } from '../support/kube-join.ts';
 
 const CLUSTER = 'notify-cluster';
 
@@ -62,6 +62,55 @@ describe('telling the app, and a full disk', function () {
     } finally {
       app.kill('SIGKILL');
     }
+  });
+
+  it('--notify-process finds the app by name and signals it exactly once per new set, never its worker of the same name', async () => {
+    // The app: a process titled kj-notify-app (its comm and argv[0]) that prints one line per SIGHUP,
+    // and its worker of the same title, which has no SIGHUP handler, so a SIGHUP would kill it.
+    const worker = `process.title = 'kj-notify-app'; process.on('SIGUSR1', () => console.log('worker alive')); setInterval(() => {}, 1000); console.log('worker ready');`;
+    const main = `process.title = 'kj-notify-app'; let n = 0; process.on('SIGHUP', () => console.log('SIGHUP ' + (++n)));
+      const w = require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(worker)}], { stdio: ['ignore', 'inherit', 'inherit'] });
+      process.on('SIGUSR1', () => w.kill('SIGUSR1')); process.on('SIGTERM', () => { w.kill('SIGKILL'); process.exit(0); });
+      console.log('worker pid ' + w.pid); setInterval(() => {}, 1000);`;
+    const app = spawn(process.execPath, ['-e', main], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const out: string[] = [];
+    const waiters: { test: (lines: string[]) => boolean; resolve: () => void }[] = [];
+    app.stdout.on('data', (d: Buffer) => {
+      out.push(...d.toString().split('\n').filter(Boolean));
+      for (const w of waiters.filter((x) => x.test(out))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    });
+    const appSaid = (test: (lines: string[]) => boolean) => (test(out) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ test, resolve })));
+    const agent = kubeJoin(['agent', '--auth-addr', auth.addr, '--ca-file', auth.caFile, '--cluster-name', CLUSTER, '--token-name', 'kube-token', '--token-path', tokenPath, '--out-dir', join(dir, 'out-process'), '--ttl', '3s', '--health-addr', 'off', '--notify-signal', 'SIGHUP', '--notify-process', 'kj-notify-app']);
+    try {
+      await appSaid((l) => l.includes('worker ready'));
+      await agent.waitFor('signalled app', () => agent.lines.filter((l) => l.msg === 'signalled app').length >= 3);
+      assert.equal(await agent.stop(), 0);
+      const written = agent.lines.filter((l) => l.msg === 'credential set written').length;
+      const signalled = agent.lines.filter((l) => l.msg === 'signalled app');
+      assert.ok(written >= 3);
+      assert.equal(signalled.length, written, 'one signal per set written');
+      assert.deepEqual([...new Set(signalled.map((l) => l.pid))], [app.pid], 'only the main process, never the worker');
+      await appSaid((l) => l.includes(`SIGHUP ${written}`));
+      app.kill('SIGUSR1');
+      await appSaid((l) => l.includes('worker alive'));
+      assert.deepEqual(out.filter((l) => l.startsWith('SIGHUP')), Array.from({ length: written }, (_, i) => `SIGHUP ${i + 1}`));
+      assert.equal(agent.lines.filter((l) => l.msg === 'could not signal app').length, 0);
+    } finally {
+      await agent.stop();
+      app.kill('SIGTERM');
+    }
+  });
+
+  it('--notify-process with no such process logs ERR_NOTIFY naming shareProcessNamespace, and the join still succeeds', async () => {
+    const r = await kubeJoinRun([...agentArgs(join(dir, 'out-noproc')), '--notify-signal', 'SIGHUP', '--notify-process', 'kj-no-such-app']);
+    assert.equal(r.code, 0, r.stderr);
+    const line = r.lines.find((l) => l.msg === 'could not signal app');
+    assert.equal(line?.code, 'ERR_NOTIFY');
+    assert.equal(line?.process, 'kj-no-such-app');
+    assert.match(String(line?.error), /^no process named "kj-no-such-app" in the agent's PID namespace: .*shareProcessNamespace: true/);
   });
 
   it('a full disk: ERR_CERT_WRITE, and the previous set stays whole', async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { stringify } from 'yaml';
-import { renderChart, seedValues, type Manifest, type Values } from '../support/helm.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { REPO_ROOT, renderChart, seedValues, type Manifest, type Values } from '../support/helm.ts';
 import { k8sBinary } from '../support/k8s-bin.ts';
 import { sharedKubeCluster, type KubeCluster } from './harness.ts';
 
@@ -29,16 +31,20 @@ describe('k8s: rendered charts pass server-side dry-run on a real kube-apiserver
     await cluster.createNamespace('teleport-agent');
   });
 
-  const cases: { chart: string; namespace: string; extra?: Values; kinds: string[] }[] = [
+  const guideValues = async () => parse(await readFile(join(REPO_ROOT, 'examples', 'guide', 'values.yaml'), 'utf8')) as Values;
+  const cases: { chart: string; namespace: string; extra?: Values; guide?: boolean; release?: string; kinds: string[] }[] = [
     { chart: 'kube-join-auth', namespace: 'kube-join', kinds: ['Deployment', 'Service', 'ServiceAccount', 'ClusterRoleBinding', 'PersistentVolumeClaim', 'ConfigMap'] },
-    { chart: 'kube-join-auth', namespace: 'kube-join', extra: { storage: { type: 'kubernetes' }, replicaCount: 2 }, kinds: ['Deployment', 'Role', 'RoleBinding'] },
+    { chart: 'kube-join-auth', namespace: 'kube-join', extra: { storage: { type: 'kubernetes' }, replicaCount: 2, rbac: { tokenReviewRole: 'minimal' }, inventory: { checkPods: true }, priorityClassName: 'system-cluster-critical', topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway' }] }, kinds: ['Deployment', 'Role', 'RoleBinding', 'ClusterRole', 'PodDisruptionBudget'] },
     { chart: 'kube-join-auth', namespace: 'kube-join', extra: { injector: { enabled: true } }, kinds: ['MutatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'Deployment'] },
     { chart: 'kube-join-agent', namespace: 'teleport-agent', kinds: ['Deployment', 'ServiceAccount'] },
     { chart: 'kube-join-agent', namespace: 'teleport-agent', extra: { kind: 'Job', mode: 'init' }, kinds: ['Job'] },
+    { chart: 'kube-join-agent', namespace: 'teleport-agent', extra: { notify: { signal: 'SIGHUP', process: 'grafana', addCapKill: true }, extraEnv: [{ name: 'A', value: 'b' }] }, kinds: ['Deployment'] },
+    { chart: 'kube-join-agent', namespace: 'teleport-agent', guide: true, release: 'teleport-app-service', kinds: ['Deployment', 'ServiceAccount'] },
   ];
   for (const c of cases) {
-    it(`${c.chart} with the seed's values${c.extra ? ` and ${JSON.stringify(c.extra)}` : ''}`, async () => {
-      const manifests = await renderChart(c.chart, { ...(await seedValues(c.chart)), ...c.extra }, { namespace: c.namespace });
+    it(`${c.chart} with ${c.guide ? 'the Teleport guide\'s values.yaml (standalone)' : 'the seed\'s values'}${c.extra ? ` and ${JSON.stringify(c.extra)}` : ''}`, async () => {
+      const values = c.guide ? await guideValues() : { ...(await seedValues(c.chart)), ...c.extra };
+      const manifests = await renderChart(c.chart, values, { namespace: c.namespace, ...(c.release ? { release: c.release } : {}) });
       for (const kind of c.kinds) assert.ok(manifests.some((m) => m.kind === kind), `renders a ${kind}`);
       const r = await dryRunApply(cluster, manifests.map((m) => ({ ...m, metadata: { ...m.metadata, namespace: m.metadata.namespace ?? (['ClusterRoleBinding', 'ClusterRole', 'MutatingWebhookConfiguration'].includes(m.kind) ? undefined : c.namespace) } })));
       assert.equal(r.code, 0, r.stderr);

@@ -23,7 +23,7 @@ import {
   tokenObjectName,
   type AuthStorage,
 } from '../../src/auth/index.ts';
-import { agentKey } from '../../src/auth/inventory.ts';
+import { agentKey, recordJoin } from '../../src/auth/inventory.ts';
 import { StorageError } from '../../src/auth/errors.ts';
 import { AgentRecordSchema, type AgentRecord } from '../../src/protocol/index.ts';
 import { silentLogger } from '../../src/common/logger.ts';
@@ -404,6 +404,29 @@ describe('k8s: kubernetes storage (several auth replicas on one namespace)', fun
         assert.deepEqual(lease?.spec, { holderIdentity: 'apps/web-0', acquireTime: '2026-01-01T00:00:00.000000Z', renewTime: '2026-01-01T01:00:00.000000Z', leaseDurationSeconds: 1 });
       } finally {
         await Promise.all([sweeper.close(), joiner.close()]);
+      }
+    });
+
+    it('a redeployed pod supersedes its old ReplicaSet\'s record in the Leases, and a renewal of the old pod keeps it superseded', async () => {
+      const storage = await storageFor(unitKubeconfig, UNIT_NS);
+      const t0 = Date.parse('2026-01-01T00:00:00.000Z');
+      const facts = (podName: string, notAfter: number) => ({
+        hostId: podName, namespace: 'redeploy', serviceAccount: 'grafana', podName, podUid: `uid-${podName}`, roles: ['App'],
+        apps: [{ name: 'grafana', uri: 'http://localhost:3000' }], tokenName: 'app', agentVersion: 't', notAfter: new Date(notAfter),
+      });
+      const policy = { graceMs: 3_600_000, maxPerServiceAccount: 10 };
+      try {
+        await recordJoin(storage, facts('grafana-5f7d9c8b4-aaaaa', t0 + 3_600_000), t0, policy);
+        const second = await recordJoin(storage, facts('grafana-6c8e0d9a5-bbbbb', t0 + 3_600_000), t0 + 1000, policy);
+        assert.deepEqual(second.superseded, ['redeploy/grafana-5f7d9c8b4-aaaaa/uid-grafana-5f7d9c8b4-aaaaa']);
+        await recordJoin(storage, facts('grafana-5f7d9c8b4-aaaaa', t0 + 7_200_000), t0 + 2000, policy);
+        const stored = Object.fromEntries((await storage.listAgentsOf('redeploy', 'grafana')).map((e) => [e.record.podName, [e.record.supersededBy ?? null, e.record.notAfter]]));
+        assert.deepEqual(stored, {
+          'grafana-5f7d9c8b4-aaaaa': ['redeploy/grafana-6c8e0d9a5-bbbbb/uid-grafana-6c8e0d9a5-bbbbb', '2026-01-01T02:00:00.000Z'],
+          'grafana-6c8e0d9a5-bbbbb': [null, '2026-01-01T01:00:00.000Z'],
+        });
+      } finally {
+        await storage.close();
       }
     });
 

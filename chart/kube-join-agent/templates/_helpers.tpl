@@ -1,15 +1,25 @@
 {{/* Name of the chart, or nameOverride. */}}
 {{- define "kube-join-agent.name" -}}
-{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* Release full name: the release name, with the chart name appended unless already in it. */}}
+{{/* fullnameOverride, else the release name with the name appended unless already in it. */}}
 {{- define "kube-join-agent.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "kube-join-agent.name" . -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Standalone: no app image, so the pod runs the agent alone (teleport-kube-agent's shape). */}}
+{{- define "kube-join-agent.standalone" -}}
+{{- if not .Values.app.image.repository -}}true{{- end -}}
 {{- end -}}
 
 {{- define "kube-join-agent.selectorLabels" -}}
@@ -24,9 +34,14 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
+{{/*
+The ServiceAccount is named after the release, as teleport-kube-agent names it: `helm install
+teleport-app-service ... -n teleport-agent` runs as teleport-agent:teleport-app-service, the name a
+provision token's allow rule gives.
+*/}}
 {{- define "kube-join-agent.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
-{{- default (include "kube-join-agent.fullname" .) .Values.serviceAccount.name -}}
+{{- default .Release.Name .Values.serviceAccount.name -}}
 {{- else -}}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
@@ -39,6 +54,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Where the auth CA bundle is mounted when caFile is set. */}}
 {{- define "kube-join-agent.caDir" -}}/etc/kube-join/ca{{- end -}}
 
+{{/* Where the CA bundle the auth service publishes (caBundle.configMap, key ca.crt) is mounted. */}}
+{{- define "kube-join-agent.caBundleDir" -}}/var/run/kube-join/ca{{- end -}}
+
+{{/* How the agent trusts the auth service: caPin, else caFile, else the published bundle. */}}
+{{- define "kube-join-agent.trust" -}}
+{{- if .Values.caPin -}}pin{{- else if .Values.caFile -}}file{{- else if .Values.caBundle.configMap -}}bundle{{- end -}}
+{{- end -}}
+
 {{/*
 The agent's arguments, one flag per value: `kube-join agent --auth-addr ... --token-name ...`.
 Unset values pass no flag, so the agent's own defaults apply.
@@ -46,10 +69,13 @@ Unset values pass no flag, so the agent's own defaults apply.
 {{- define "kube-join-agent.args" -}}
 {{- $v := .Values -}}
 {{- $args := list "agent" "--auth-addr" $v.proxyAddr "--token-name" $v.joinParams.tokenName "--cluster-name" $v.clusterName -}}
-{{- if $v.caPin -}}
+{{- $trust := include "kube-join-agent.trust" . -}}
+{{- if eq $trust "pin" -}}
 {{- $args = concat $args (list "--ca-pin" $v.caPin) -}}
-{{- else if $v.caFile -}}
+{{- else if eq $trust "file" -}}
 {{- $args = concat $args (list "--ca-file" (printf "%s/%s" (include "kube-join-agent.caDir" .) $v.caFile.key)) -}}
+{{- else if eq $trust "bundle" -}}
+{{- $args = concat $args (list "--ca-file" (printf "%s/ca.crt" (include "kube-join-agent.caBundleDir" .))) -}}
 {{- end -}}
 {{- $args = concat $args (list "--out-dir" $v.outDir) -}}
 {{- if eq $v.mode "sidecar" -}}
@@ -89,6 +115,9 @@ Unset values pass no flag, so the agent's own defaults apply.
 {{- if $v.logLevel -}}
 {{- $args = concat $args (list "--log-level" $v.logLevel) -}}
 {{- end -}}
+{{- if $v.notify.signal -}}
+{{- $args = concat $args (list "--notify-signal" $v.notify.signal "--notify-process" $v.notify.process) -}}
+{{- end -}}
 {{- if eq $v.mode "init" -}}
 {{- $args = append $args "--once" -}}
 {{- if $v.onceTimeout -}}
@@ -99,12 +128,12 @@ Unset values pass no flag, so the agent's own defaults apply.
 {{- toYaml $args -}}
 {{- end -}}
 
-{{/* The kube-join container (as a native sidecar or a plain init container). */}}
+{{/* The kube-join container: a native sidecar, a plain init container, or (standalone) the pod's only container. */}}
 {{- define "kube-join-agent.agentContainer" -}}
 - name: kube-join
   image: {{ include "kube-join-agent.image" . | quote }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
-  {{- if eq .Values.mode "sidecar" }}
+  {{- if and (eq .Values.mode "sidecar") (not (include "kube-join-agent.standalone" .)) }}
   # A native sidecar: started before the app, kept running beside it, stopped after it.
   restartPolicy: Always
   {{- end }}
@@ -115,12 +144,15 @@ Unset values pass no flag, so the agent's own defaults apply.
       valueFrom:
         fieldRef:
           fieldPath: spec.nodeName
+    {{- with .Values.extraEnv }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   {{- if eq .Values.mode "sidecar" }}
   ports:
     - name: health
       containerPort: {{ .Values.healthPort }}
       protocol: TCP
-  # The app starts only once this passes: /readyz answers 200 when a valid set is on disk.
+  # /readyz answers 200 once a valid set is on disk{{ if not (include "kube-join-agent.standalone" .) }}: the app starts only after that{{ end }}.
   startupProbe:
     httpGet:
       path: /readyz
@@ -148,16 +180,30 @@ Unset values pass no flag, so the agent's own defaults apply.
       mountPath: {{ .Values.outDir }}
     - name: tmp
       mountPath: /tmp
-    {{- if .Values.caFile }}
+    {{- if eq (include "kube-join-agent.trust" .) "file" }}
     - name: kube-join-ca
       mountPath: {{ include "kube-join-agent.caDir" . }}
       readOnly: true
+    {{- else if eq (include "kube-join-agent.trust" .) "bundle" }}
+    - name: kube-join-ca-bundle
+      mountPath: {{ include "kube-join-agent.caBundleDir" . }}
+      readOnly: true
+    {{- end }}
+    {{- with .Values.extraVolumeMounts }}
+    {{- toYaml . | nindent 4 }}
     {{- end }}
   {{- with .Values.resources }}
   resources:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- with .Values.securityContext }}
+  {{- $sc := deepCopy (default dict .Values.securityContext) -}}
+  {{- if .Values.notify.addCapKill -}}
+  {{- /* Only on request: signalling an app of another uid (the same uid needs no capability). */ -}}
+  {{- $caps := deepCopy (default dict $sc.capabilities) -}}
+  {{- $_ := set $caps "add" (append (default list $caps.add) "KILL") -}}
+  {{- $_ := set $sc "capabilities" $caps -}}
+  {{- end }}
+  {{- with $sc }}
   securityContext:
     {{- toYaml . | nindent 4 }}
   {{- end }}
@@ -179,6 +225,17 @@ securityContext:
 {{- if eq .Values.kind "Job" }}
 restartPolicy: {{ .Values.job.restartPolicy }}
 {{- end }}
+{{- if .Values.notify.process }}
+# The agent finds the app's process by name and signals it: one PID namespace for the pod.
+shareProcessNamespace: true
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- if include "kube-join-agent.standalone" . }}
+containers:
+  {{- include "kube-join-agent.agentContainer" . | nindent 2 }}
+{{- else }}
 initContainers:
   {{- include "kube-join-agent.agentContainer" . | nindent 2 }}
 containers:
@@ -213,6 +270,7 @@ containers:
     securityContext:
       {{- toYaml . | nindent 6 }}
     {{- end }}
+{{- end }}
 volumes:
   - name: kube-join-token
     projected:
@@ -244,6 +302,18 @@ volumes:
           path: {{ .key }}
     {{- end }}
   {{- end }}
+  {{- if eq (include "kube-join-agent.trust" .) "bundle" }}
+  # The CA bundle the auth service publishes into this namespace: no pin to paste.
+  - name: kube-join-ca-bundle
+    configMap:
+      name: {{ .Values.caBundle.configMap }}
+      items:
+        - key: ca.crt
+          path: ca.crt
+  {{- end }}
+  {{- with .Values.extraVolumes }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
 {{- with .Values.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
@@ -254,6 +324,10 @@ tolerations:
 {{- end }}
 {{- with .Values.affinity }}
 affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.topologySpreadConstraints }}
+topologySpreadConstraints:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}

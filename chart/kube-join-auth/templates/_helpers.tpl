@@ -1,13 +1,19 @@
+{{/* Name of the chart, or nameOverride. */}}
 {{- define "kube-join-auth.name" -}}
-{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* Release full name: the release name, with the chart name appended unless already in it. */}}
+{{/* fullnameOverride, else the release name with the name appended unless already in it. */}}
 {{- define "kube-join-auth.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "kube-join-auth.name" . -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -66,6 +72,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- if $v.logLevel -}}
 {{- $args = concat $args (list "--log-level" $v.logLevel) -}}
+{{- end -}}
+{{- if $v.inventory.checkPods -}}
+{{- $args = append $args "--inventory-check-pods" -}}
 {{- end -}}
 {{- $args = concat $args $v.extraArgs -}}
 {{- toYaml $args -}}

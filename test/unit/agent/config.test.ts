@@ -56,7 +56,9 @@ describe('resolveAgentConfig', () => {
     assertConfigError(() => resolve({ ...minimal, renewBefore: '90' }), 'renewBefore', '--renew-before must be a duration with a unit, such as 90s (got "90")');
     assertConfigError(() => resolve({}, {}, { ...minimal, ttl: 3600 }), 'ttl', 'config file key "ttl" must be a duration with a unit, such as 3600s (got 3600)');
     assertConfigError(() => resolve({ ...minimal, keyAlgorithm: 'dsa' }), 'keyAlgorithm', '--key-algorithm must be one of ecdsa-p256, rsa-2048, rsa-3072 (got "dsa")');
-    assertConfigError(() => resolve({ ...minimal, notifySignal: 'SIGHUP' }), 'notifySignal', '--notify-signal and --pid-file go together');
+    assertConfigError(() => resolve({ ...minimal, notifySignal: 'SIGHUP' }), 'notifySignal', '--notify-signal goes with --pid-file or --notify-process');
+    assertConfigError(() => resolve({ ...minimal, notifyProcess: 'nginx' }), 'notifySignal', '--notify-signal goes with --pid-file or --notify-process');
+    assertConfigError(() => resolve({ ...minimal, notifySignal: 'SIGHUP', notifyProcess: 'nginx', pidFile: '/run/nginx.pid' }), 'notifyProcess', '--pid-file and --notify-process are two ways to find the app: give one');
     assertConfigError(() => resolve({ ...minimal, apps: ['grafana'] }), 'apps', '"apps" entries must be name=uri with a DNS-1123 name (got "grafana")');
     assertConfigError(() => resolve({ ...minimal, retryBase: '10s', retryCap: '1s' }), 'retryCap', '--retry-cap (1000 ms) must not be below --retry-base (10000 ms)');
   });

@@ -21,4 +21,11 @@ describe('resolveAuthConfig', () => {
     assert.throws(() => resolveAuthConfig({ flags: { listen: '127.0.0.1:3025', metricsAddr: '127.0.0.1:3025' }, env: {} }), { code: 'ERR_CONFIG', message: '--metrics-addr must not be the join port --listen (both 127.0.0.1:3025)' });
     assert.deepEqual(resolveAuthConfig({ flags: { listen: '127.0.0.1:0', metricsAddr: '127.0.0.1:0' }, env: {} }).metricsListen, { host: '127.0.0.1', port: 0 });
   });
+
+  it('refuses --inventory-check-pods without Kubernetes API access, and takes it with a kubeconfig or in a pod', () => {
+    assert.throws(() => resolveAuthConfig({ flags: { inventoryCheckPods: true }, env: {} }), { code: 'ERR_CONFIG', message: '--inventory-check-pods needs the Kubernetes API: run in a pod or give --kubeconfig' });
+    assert.equal(resolveAuthConfig({ flags: { inventoryCheckPods: true, kubeconfig: '/etc/kube/config' }, env: {} }).inventoryCheckPods, true);
+    assert.equal(resolveAuthConfig({ flags: {}, env: { KUBE_JOIN_INVENTORY_CHECK_PODS: 'true', KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' } }).inventoryCheckPods, true);
+    assert.equal(resolveAuthConfig({ flags: {}, env: {} }).inventoryCheckPods, false);
+  });
 });

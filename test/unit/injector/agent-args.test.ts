@@ -19,10 +19,10 @@ async function agentConfigOf(pod: Pod) {
 }
 
 describe('the injected sidecar runs a `kube-join agent` its flag parser and config accept', () => {
-  it('with every annotation but notify, the agent gets what the pod asked for', async () => {
+  it('with every annotation, the agent gets what the pod asked for', async () => {
     const config = await agentConfigOf({
-      metadata: { annotations: { 'kube-join.io/inject': 'true', 'kube-join.io/token-name': 'web-token', 'kube-join.io/roles': 'App,Db', 'kube-join.io/apps': 'web=http://localhost:8080', 'kube-join.io/output-path': '/etc/certs' } },
-      spec: { securityContext: { fsGroup: 2000 }, containers: [{ name: 'web' }] },
+      metadata: { annotations: { 'kube-join.io/inject': 'true', 'kube-join.io/token-name': 'web-token', 'kube-join.io/roles': 'App,Db', 'kube-join.io/apps': 'web=http://localhost:8080', 'kube-join.io/output-path': '/etc/certs', 'kube-join.io/notify-signal': 'SIGHUP', 'kube-join.io/notify-process': 'nginx' } },
+      spec: { securityContext: { fsGroup: 2000, runAsUser: 101 }, containers: [{ name: 'web' }] },
     });
     assert.deepEqual(config.authAddr, { host: 'kube-join-auth.kube-join.svc', port: 3025 });
     assert.equal(config.tokenName, 'web-token');
@@ -34,5 +34,8 @@ describe('the injected sidecar runs a `kube-join agent` its flag parser and conf
     assert.deepEqual(config.apps, [{ name: 'web', uri: 'http://localhost:8080' }]);
     assert.equal(config.group, 2000);
     assert.deepEqual(config.health, { host: '0.0.0.0', port: 8087 });
+    assert.equal(config.notify.signal, 'SIGHUP');
+    assert.equal(config.notify.process, 'nginx');
+    assert.equal(config.notify.pidFile, undefined);
   });
 });
