@@ -1,4 +1,5 @@
 import { KubeJoinError } from '../common/errors.ts';
+import { CA_ROTATION_PHASES } from '../protocol/index.ts';
 
 /**
  * CA rotation as Teleport's `tctl auth rotate` does it, phase by phase, with SPIRE's rule for the end:
@@ -19,8 +20,7 @@ import { KubeJoinError } from '../common/errors.ts';
  * Everything here is pure: `now` and the new CA come in as arguments, so the rules are tested without
  * clocks, storage or keys. `C` is whatever stands for a CA (a stored PEM pair, a loaded key).
  */
-export const ROTATION_PHASES = ['standby', 'init', 'update-clients', 'update-servers'] as const;
-export type RotationPhase = (typeof ROTATION_PHASES)[number];
+export type RotationPhase = (typeof CA_ROTATION_PHASES)[number];
 
 export interface Rotation<C> {
   phase: RotationPhase;
@@ -46,7 +46,7 @@ export class RotationPhaseError extends KubeJoinError<'ERR_CA_ROTATION_PHASE'> {
 
 /** The phase that follows `phase` (standby → init → update-clients → update-servers → standby). */
 export function nextPhase(phase: RotationPhase): RotationPhase {
-  return ROTATION_PHASES[(ROTATION_PHASES.indexOf(phase) + 1) % ROTATION_PHASES.length] as RotationPhase;
+  return CA_ROTATION_PHASES[(CA_ROTATION_PHASES.indexOf(phase) + 1) % CA_ROTATION_PHASES.length] as RotationPhase;
 }
 
 /** The CA that signs leaves (and the admin identity) in this phase. */
@@ -63,11 +63,6 @@ export function servingCa<C>(r: Rotation<C>): C {
 export function bundleCas<C>(r: Rotation<C>, now: number): C[] {
   if (r.phase !== 'standby') return r.next === undefined ? [r.current] : [r.current, r.next];
   return r.previous !== undefined && now < r.previous.retireAt ? [r.current, r.previous.ca] : [r.current];
-}
-
-/** When the bundle next changes by time alone (the previous CA retiring), or undefined. */
-export function nextBundleChangeAt<C>(r: Rotation<C>, now: number): number | undefined {
-  return r.phase === 'standby' && r.previous !== undefined && now < r.previous.retireAt ? r.previous.retireAt : undefined;
 }
 
 /** A rotation that has never run: one CA, standby. */

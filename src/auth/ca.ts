@@ -45,10 +45,16 @@ export interface CertificateAuthority {
   authorityKeyIdentifier: AuthorityKeyIdentifierExtension;
 }
 
-export async function createCa(clusterName: string, now: number): Promise<StoredCa> {
+/**
+ * A new self-signed CA. A CA made by a rotation has its creation time in its CN: the old and new CAs share a
+ * bundle, and chain building (OpenSSL's, the agent's) picks issuers by subject name, so no two may
+ * share one.
+ */
+export async function createCa(clusterName: string, now: number, options: { rotated?: boolean } = {}): Promise<StoredCa> {
   const keys = await subtle.generateKey(CA_KEY_ALGORITHM, true, ['sign', 'verify']);
+  const suffix = options.rotated ? ` ${new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z')}` : '';
   const cert = await X509CertificateGenerator.createSelfSigned({
-    name: [{ CN: [`kube-join CA ${clusterName}`] }, { O: ['kube-join'] }],
+    name: [{ CN: [`kube-join CA ${clusterName}${suffix}`] }, { O: ['kube-join'] }],
     notBefore: new Date(now - BACKDATE_MS),
     notAfter: new Date(now + CA_LIFETIME_MS),
     keys,

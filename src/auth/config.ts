@@ -40,6 +40,8 @@ export interface ResolvedAuthConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
   caKeyEncryptionKeyFile: string | undefined;
+  /** How often the CA record is read back from storage (--ca-sync-interval). */
+  caSyncIntervalMs: number;
   inventoryGraceMs: number;
   /** Live inventory records one ServiceAccount may hold. */
   maxAgentsPerServiceAccount: number;
@@ -89,6 +91,8 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   if (maxAgentsPerServiceAccount < 1) throw new ConfigError('maxAgentsPerServiceAccount', '--max-agents-per-service-account must be at least 1');
   const maxConcurrentReviews = v.maxConcurrentReviews as number;
   if (maxConcurrentReviews < 1) throw new ConfigError('maxConcurrentReviews', '--max-concurrent-reviews must be at least 1');
+  const caSyncIntervalMs = v.caSyncInterval as number;
+  if (caSyncIntervalMs < 100) throw new ConfigError('caSyncInterval', '--ca-sync-interval must be at least 100ms');
   const inCluster = isInCluster(env);
   const storage = resolveStorage(v.storage as string, v.storageNamespace as string | undefined, v.kubeconfig !== undefined || inCluster, inCluster);
   return {
@@ -102,6 +106,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
     logLevel,
     logFormat,
     caKeyEncryptionKeyFile: v.caKeyEncryptionKeyFile as string | undefined,
+    caSyncIntervalMs,
     inventoryGraceMs: v.inventoryGrace as number,
     maxAgentsPerServiceAccount,
     joinRate: { perSource, global },

@@ -3,12 +3,12 @@ import type { Logger } from '../common/logger.ts';
 import { ConfigError, errorLogFields } from '../common/errors.ts';
 import { createKubeClient, loadInClusterConfig, loadKubeconfig, IN_CLUSTER_DIR, type KubeClient, type KubeConnection } from '../kube/index.ts';
 import { spkiPin } from '../common/crypto.ts';
-import { issueServingCert, type CertificateAuthority } from './ca.ts';
+import type { CertificateAuthority } from './ca.ts';
 import { loadOrCreateCa, readKeyEncryptionKey } from './ca-bootstrap.ts';
+import { startCaKeeper, type CaKeeper } from './ca-keeper.ts';
 import { join } from 'node:path';
 import { makeDirs, writeFileAtomic } from '../common/fs.ts';
 import type { Listening } from '../common/listen.ts';
-import { ensureAdminIdentity } from './admin-identity.ts';
 import { stateDirError } from './errors.ts';
 import { isRecordLive } from './inventory.ts';
 import { createJoinRateLimiter } from './rate-limit.ts';
@@ -32,9 +32,12 @@ export interface AuthService {
   address: { host: string; port: number };
   /** Where plain-HTTP /metrics listens; undefined with --metrics-addr off. */
   metricsAddress: { host: string; port: number } | undefined;
-  /** `sha256:<hex>` of the CA's public key, for agents' --ca-pin. */
+  /** `sha256:<hex>` of the signing CA's public key at start, for agents' --ca-pin. */
   caPin: string;
-  ca: CertificateAuthority;
+  /** The CA that signs now (it changes during a rotation). */
+  readonly ca: CertificateAuthority;
+  /** The CA rotation: status, steps, and the one change event of the bundle. */
+  caKeeper: CaKeeper;
   storage: AuthStorage;
   metrics: AuthMetrics;
   close(): Promise<void>;
@@ -142,25 +145,24 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
   let server: AuthServer | undefined;
   let metricsServer: Listening | undefined;
   let kube: KubeClient | undefined;
+  let keeper: CaKeeper | undefined;
   try {
     const kek = await readKeyEncryptionKey(config.caKeyEncryptionKeyFile);
     const where = { stateDir: config.stateDir, storage: config.storage.type };
-    const ca = await loadOrCreateCa(storage, { clusterName: config.clusterName, kek, now: deps.now(), logger: deps.logger, where });
-    const admin = await ensureAdminIdentity(config.stateDir, ca, deps.now()).catch((err: unknown) => {
-      throw stateDirError(config.stateDir, 'cannot be written (the admin identity)', err);
-    });
-    if (admin.created) deps.logger.info('wrote the admin identity', { dir: admin.dir });
-    const tls = await issueServingCert(ca, config.sans, config.clusterName, deps.now());
-    const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true, storage, caNotAfter: ca.cert.notAfter, now: deps.now, logger: deps.logger });
+    // Creates the first CA (once, whichever replica wins) and proves the key-encryption key opens it.
+    await loadOrCreateCa(storage, { clusterName: config.clusterName, kek, now: deps.now(), logger: deps.logger, where });
+    const caKeeper = await startCaKeeper({ storage, kek, clusterName: config.clusterName, sans: config.sans, maxCertTtlMs: config.maxCertTtlMs, syncIntervalMs: config.caSyncIntervalMs, stateDir: config.stateDir, now: deps.now, logger: deps.logger });
+    keeper = caKeeper;
+    const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true, storage, caStatus: () => caKeeper.status(), now: deps.now, logger: deps.logger });
     kube = kubeClientFor(config, connection, deps.logger);
     const validators = await validatorsFor(config, deps, kube);
     server = await startAuthServer({
       host: config.listen.host,
       port: config.listen.port,
-      tls,
+      ca: caKeeper,
       logger: deps.logger,
       metrics,
-      join: { storage, validators, ca, clusterName: config.clusterName, certTtlMs: config.certTtlMs, maxCertTtlMs: config.maxCertTtlMs, now: deps.now, inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount } },
+      join: { storage, validators, authority: () => caKeeper.material(), clusterName: config.clusterName, certTtlMs: config.certTtlMs, maxCertTtlMs: config.maxCertTtlMs, now: deps.now, inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount } },
       rateLimiter: createJoinRateLimiter({
         perSource: { perSecond: config.joinRate.perSource, burst: 2 * config.joinRate.perSource },
         global: { perSecond: config.joinRate.global, burst: 2 * config.joinRate.global },
@@ -178,7 +180,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       sweepInventory(storage, deps.now(), deps.logger).catch((err: unknown) => deps.logger.warn('inventory sweep failed', errorLogFields(err)));
     }, INVENTORY_SWEEP_MS);
     sweeper.unref();
-    const caPin = spkiPin(ca.cert);
+    const caPin = spkiPin(caKeeper.material().signing.cert);
     const metricsAddr = metricsServer === undefined ? 'off' : formatHostPort(metricsServer.address.host, metricsServer.address.port);
     deps.logger.info('auth service listening', { addr: formatHostPort(server.address.host, server.address.port), port: server.address.port, metricsAddr, caPin, clusterName: config.clusterName });
     const running = server;
@@ -188,11 +190,15 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       address: running.address,
       metricsAddress: runningMetrics?.address,
       caPin,
-      ca,
+      get ca() {
+        return caKeeper.material().signing;
+      },
+      caKeeper,
       storage,
       metrics,
       async close() {
         clearInterval(sweeper);
+        caKeeper.close();
         await running.close();
         await runningMetrics?.close();
         runningKube?.close();
@@ -200,6 +206,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       },
     };
   } catch (err) {
+    keeper?.close();
     await server?.close();
     await metricsServer?.close();
     kube?.close();
