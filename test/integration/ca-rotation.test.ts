@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { cp, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAgent, AGENT_CHANNELS, type FailedEvent } from '../../src/agent/agent.ts';
+import { systemClock } from '../../src/agent/clock.ts';
+import { resolveAgentConfig } from '../../src/agent/config.ts';
+import { createAgentMetrics } from '../../src/agent/metrics.ts';
+import { CA_BUNDLE_FILE } from '../../src/auth/ca-keeper.ts';
+import { silentLogger } from '../../src/common/logger.ts';
+import { createTokenIssuer, type TokenIssuer } from '../../src/demo/index.ts';
+import { CaStatusSchema, type CaStatus } from '../../src/protocol/index.ts';
+import { ChannelQueue } from '../support/events.ts';
+import { kubeJoinRun, startAuthProcess, tokenYaml, type AuthProcess } from '../support/kube-join.ts';
+
+const CLUSTER = 'rotation-cluster';
+const AGENTS = 20;
+/**
+ * Leaves live 6 s and are renewed at half of that: every agent renews every 3 s or so (agent 0, 12 s).
+ * The auth allows leaves of up to 30 s, so the old CA must stay in the bundle 30 s after it stopped
+ * signing, which is after the fleet has stepped through to standby.
+ */
+const TTL = '6s';
+const LONG_TTL = '12s';
+const MAX_TTL = '30s';
+/** Each wait for the fleet: bounded in time, and in the number of events it looks at. */
+const WAIT_MS = 30_000;
+
+const certsOf = (pem: string) => pem.split(/(?<=-----END CERTIFICATE-----\n?)/).filter((p) => p.includes('BEGIN')).map((p) => new X509Certificate(p));
+
+/** The set an agent has on disk now, read through one resolution of `..data` (never straddling a swap). */
+async function setOf(out: string): Promise<{ dir: string; leaf: X509Certificate; cas: X509Certificate[] } | undefined> {
+  for (let tries = 0; tries < 5; tries++) {
+    try {
+      const dir = await realpath(join(out, '..data'));
+      const [leafPem, caPem] = await Promise.all([readFile(join(dir, 'tls.crt'), 'utf8'), readFile(join(dir, 'ca.crt'), 'utf8')]);
+      return { dir, leaf: new X509Certificate(leafPem), cas: certsOf(caPem) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return undefined;
+}
+
+/** Runs openssl; resolves with its exit code and output. */
+function openssl(args: string[], input = ''): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, out }));
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * Mutual TLS between two written sets with real openssl: `server` serves its leaf and asks for a client
+ * certificate verified against its own ca.crt; `client` presents its leaf and verifies the server against
+ * its own ca.crt. Both must verify.
+ */
+async function mutualTls(server: string, client: string): Promise<{ serverOut: string; clientOut: string; clientCode: number | null }> {
+  const s = spawn('openssl', ['s_server', '-accept', '127.0.0.1:0', '-naccept', '1', '-cert', join(server, 'tls.crt'), '-key', join(server, 'tls.key'), '-CAfile', join(server, 'ca.crt'), '-Verify', '1', '-verify_return_error'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let serverOut = '';
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`openssl s_server did not listen: ${serverOut}`)), 10_000);
+      const onData = (d: Buffer) => {
+        serverOut += d.toString();
+        const m = /ACCEPT 127\.0\.0\.1:(\d+)/.exec(serverOut);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1] as string);
+        }
+      };
+      s.stdout.on('data', onData);
+      s.stderr.on('data', onData);
+      s.once('exit', () => reject(new Error(`openssl s_server exited: ${serverOut}`)));
+    });
+    const c = await openssl(['s_client', '-connect', `127.0.0.1:${port}`, '-cert', join(client, 'tls.crt'), '-key', join(client, 'tls.key'), '-CAfile', join(client, 'ca.crt'), '-verify_return_error', '-brief'], 'hello\n');
+    return { serverOut, clientOut: c.out, clientCode: c.code };
+  } finally {
+    s.kill();
+  }
+}
+
+describe('CA rotation under load: 20 agents renewing every few seconds through every phase', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let issuer: TokenIssuer;
+  let auth: AuthProcess;
+  const controller = new AbortController();
+  const running: Promise<void>[] = [];
+  const outs: string[] = [];
+  let failures: FailedEvent[];
+  let written: ChannelQueue<unknown>;
+  const onFailed = (m: unknown) => failures.push(m as FailedEvent);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kj-rotate-'));
+    issuer = await createTokenIssuer();
+    // Rates out of the way (20 agents on one address); a short sync interval, so the old CA leaves
+    // the bundle soon after the last of its leaves expired.
+    auth = await startAuthProcess(dir, { clusterName: CLUSTER, args: ['--cert-ttl', TTL, '--max-cert-ttl', MAX_TTL, '--ca-sync-interval', '500ms', '--join-rate-per-source', '1000', '--join-rate-global', '1000'] });
+    await writeFile(join(dir, 'token.yaml'), tokenYaml({ name: 'kube-token', jwks: issuer.jwks(), expires: new Date(Date.now() + 3_600_000).toISOString() }));
+    const created = await kubeJoinRun(['token', 'create', '-f', join(dir, 'token.yaml'), '--state-dir', auth.stateDir]);
+    assert.equal(created.code, 0, created.stderr);
+  });
+  after(async () => {
+    controller.abort();
+    await Promise.allSettled(running);
+    written?.close();
+    await auth?.stop();
+    await issuer?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function caStatus(): Promise<CaStatus> {
+    const r = await kubeJoinRun(['ca', '--format', 'json', '--state-dir', auth.stateDir]);
+    assert.equal(r.code, 0, r.stderr);
+    return CaStatusSchema.parse(JSON.parse(r.stdout));
+  }
+
+  async function rotate(phase: string): Promise<CaStatus> {
+    const r = await kubeJoinRun(['ca', 'rotate', '--phase', phase, '--format', 'json', '--state-dir', auth.stateDir]);
+    assert.equal(r.code, 0, r.stderr);
+    return CaStatusSchema.parse(JSON.parse(r.stdout));
+  }
+
+  /** Waits, one written set at a time, until `done` holds for every agent's set on disk. */
+  async function untilEvery(what: string, done: (set: NonNullable<Awaited<ReturnType<typeof setOf>>>, i: number) => boolean): Promise<void> {
+    const deadline = Date.now() + WAIT_MS;
+    for (let events = 0; events < 50 * AGENTS; events++) {
+      const sets = await Promise.all(outs.map(setOf));
+      if (sets.every((s, i) => s !== undefined && done(s, i))) return;
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([written.next(), new Promise((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
+    }
+    assert.fail(`not every agent reached: ${what}`);
+  }
+
+  it('0 failed renewals; old and new CA leaves talk mTLS across the overlap; the old CA leaves only after its leaves expired', async () => {
+    failures = [];
+    written = new ChannelQueue(AGENT_CHANNELS.written);
+    subscribe(AGENT_CHANNELS.failed, onFailed);
+    try {
+      const before = await caStatus();
+      const oldPin = before.signing;
+      // Half the fleet trusts the bundle file (as a ConfigMap volume), half pins the first CA.
+      const bundleFile = join(auth.stateDir, CA_BUNDLE_FILE);
+      for (let i = 0; i < AGENTS; i++) {
+        const out = join(dir, `out-${i}`);
+        const tokenPath = join(dir, `token-${i}`);
+        await issuer.writeToken(tokenPath, { namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', podName: `app-${i}`, podUid: `uid-${i}`, audience: CLUSTER });
+        outs.push(out);
+        const trust = i % 2 === 0 ? { caFile: bundleFile } : { caPin: [oldPin] };
+        // Agent 0 asks for the longest lifetime: its old-CA leaf is still valid well after the first
+        // new-CA leaf exists, for the openssl check below (a busy machine must not expire it first).
+        const ttl = i === 0 ? { ttl: LONG_TTL } : {};
+        const config = resolveAgentConfig({ flags: { authAddr: auth.addr, tokenName: 'kube-token', tokenPath, outDir: out, healthAddr: 'off', clusterName: CLUSTER, renewBefore: '1s', retryBase: '200ms', retryCap: '1s', ...trust, ...ttl }, env: {} }, { fileExists: () => false });
+        const agent = createAgent(config, { clock: systemClock, random: Math.random, logger: silentLogger(), metrics: createAgentMetrics({ processMetrics: false }) });
+        running.push(agent.run(controller.signal));
+      }
+      const oldSubject = new X509Certificate(await readFile(bundleFile, 'utf8')).subject;
+      await untilEvery('a first certificate', (s) => s.leaf.issuer === oldSubject);
+
+      // init: the new CA joins the bundle; every agent gets it with its next renewal.
+      const init = await rotate('init');
+      const next = init.cas.find((c) => c.role === 'next');
+      assert.ok(next, 'init made a new CA');
+      assert.deepEqual(init.bundlePins, [oldPin, next.pin]);
+      assert.equal(init.signing, oldPin);
+      const newSubject = certsOf(await readFile(bundleFile, 'utf8')).find((c) => c.subject !== oldSubject)?.subject as string;
+      assert.ok(newSubject !== undefined, 'the bundle file holds the new CA');
+      await untilEvery('a bundle of both CAs', (s) => s.cas.length === 2);
+
+      // update-clients: leaves come from the new CA while the server still presents the old one.
+      const clients = await rotate('update-clients');
+      assert.deepEqual([clients.signing, clients.serving], [next.pin, oldPin]);
+      // The first new-CA leaf, with an old-CA leaf of the same moment beside it: mTLS both ways.
+      let pair: { oldDir: string; newDir: string } | undefined;
+      for (let events = 0; pair === undefined && events < 10 * AGENTS; events++) {
+        await written.next();
+        const sets = await Promise.all(outs.map(setOf));
+        const fresh = sets.find((s) => s !== undefined && s.leaf.issuer === newSubject);
+        const stale = sets.filter((s) => s !== undefined && s.leaf.issuer === oldSubject && s.cas.length === 2).sort((a, b) => Date.parse(b!.leaf.validTo) - Date.parse(a!.leaf.validTo))[0];
+        if (fresh && stale) {
+          const snap = join(dir, 'snap');
+          await rm(snap, { recursive: true, force: true });
+          await mkdir(snap);
+          await cp(stale.dir, join(snap, 'old'), { recursive: true });
+          await cp(fresh.dir, join(snap, 'new'), { recursive: true });
+          pair = { oldDir: join(snap, 'old'), newDir: join(snap, 'new') };
+        }
+      }
+      assert.ok(pair, 'an old-CA and a new-CA agent held certificates at the same time');
+      for (const [server, client] of [[pair.oldDir, pair.newDir], [pair.newDir, pair.oldDir]] as const) {
+        const r = await mutualTls(server, client);
+        assert.equal(r.clientCode, 0, `s_client ${client} -> s_server ${server}:\n${r.clientOut}\n${r.serverOut}`);
+        assert.match(r.clientOut, /Verification: OK/);
+        assert.doesNotMatch(r.serverOut, /verify error/);
+      }
+      // The overlap is what makes it work: against the old CA alone, the new leaf does not verify.
+      await writeFile(join(dir, 'old-ca.pem'), certsOf(await readFile(join(pair.oldDir, 'ca.crt'), 'utf8')).find((c) => c.subject === oldSubject)?.toString() as string);
+      const alone = await openssl(['verify', '-CAfile', join(dir, 'old-ca.pem'), join(pair.newDir, 'tls.crt')]);
+      assert.notEqual(alone.code, 0, alone.out);
+      await untilEvery('a leaf of the new CA', (s) => s.leaf.issuer === newSubject);
+
+      // update-servers: the auth presents the new CA; pinned agents trust it from the bundle they got.
+      const servers = await rotate('update-servers');
+      assert.equal(servers.serving, next.pin);
+      const serials = (await Promise.all(outs.map(setOf))).map((s) => s?.leaf.serialNumber);
+      await untilEvery('a renewal against the new serving certificate', (s, i) => s.leaf.serialNumber !== serials[i]);
+
+      // standby: the old CA stays until every leaf it signed has expired, then leaves the bundle.
+      const standby = await rotate('standby');
+      const previous = standby.cas.find((c) => c.role === 'previous');
+      assert.ok(previous?.retireAt !== undefined && previous.inBundle, 'the old CA is still in the bundle at standby');
+      await untilEvery('a bundle of the new CA alone', (s) => s.cas.length === 1 && s.cas[0]?.subject === newSubject);
+      const after = await caStatus();
+      assert.deepEqual(after.bundlePins, [next.pin]);
+      assert.ok(Date.now() >= Date.parse(previous.retireAt), 'the old CA left no earlier than its retireAt');
+      assert.equal(await readFile(bundleFile, 'utf8'), (await readFile(join((await setOf(outs[0] as string))!.dir, 'ca.crt'), 'utf8')));
+
+      // Metrics on the auth's metrics port follow.
+      const metrics = await (await fetch(`http://${auth.metricsAddr}/metrics`)).text();
+      assert.match(metrics, /kube_join_auth_ca_rotation_phase\{phase="standby"\} 1/);
+      assert.match(metrics, new RegExp(`kube_join_auth_ca_not_after_timestamp_seconds\\{role="current",pin="${next.pin}"\\} \\d+`));
+
+      assert.deepEqual(failures, [], 'no join attempt failed during the rotation');
+    } finally {
+      unsubscribe(AGENT_CHANNELS.failed, onFailed);
+    }
+  });
+});
