@@ -4,7 +4,7 @@ import { AUTH_OPTIONS } from './options.ts';
 import { resolveLogSettings, type LogFormat, type LogLevel } from '../common/logger.ts';
 import { isInCluster } from '../kube/in-cluster-env.ts';
 import { CLUSTER_NAME_PATTERN } from '../protocol/index.ts';
-import { NAMESPACE_NAME } from './kube-names.ts';
+import { NAMESPACE_NAME, SUBDOMAIN_NAME } from './kube-names.ts';
 
 
 /** Kubernetes API access of the auth service (in_cluster TokenReviews). */
@@ -28,6 +28,13 @@ export interface OidcConfig {
   jwksCooldownMs: number;
 }
 
+/** Where the CA bundle is published; undefined: nowhere (no namespace named or selected). */
+export interface CaBundlePublishConfig {
+  configMap: string;
+  namespaces: string[];
+  namespaceSelector: string | undefined;
+}
+
 export interface ResolvedAuthConfig {
   listen: { host: string; port: number };
   /** Plain-HTTP /metrics (--metrics-addr); undefined: not served ("off"). */
@@ -42,6 +49,7 @@ export interface ResolvedAuthConfig {
   caKeyEncryptionKeyFile: string | undefined;
   /** How often the CA record is read back from storage (--ca-sync-interval). */
   caSyncIntervalMs: number;
+  caBundlePublish: CaBundlePublishConfig | undefined;
   inventoryGraceMs: number;
   /** Live inventory records one ServiceAccount may hold. */
   maxAgentsPerServiceAccount: number;
@@ -61,6 +69,18 @@ function resolveStorage(type: string, namespace: string | undefined, kubeAccess:
   if (!kubeAccess) throw new ConfigError('storage', '--storage kubernetes needs the Kubernetes API: run in a pod or give --kubeconfig');
   if (namespace === undefined && !inCluster) throw new ConfigError('storageNamespace', '--storage kubernetes needs --storage-namespace when not running in a pod');
   return { type, namespace };
+}
+
+function resolveCaBundlePublish(v: Record<string, unknown>, kubeAccess: boolean): CaBundlePublishConfig | undefined {
+  const configMap = v.caBundleConfigmap as string;
+  const namespaces = (v.caBundleNamespaces as string[] | undefined) ?? [];
+  const namespaceSelector = (v.caBundleNamespaceSelector as string | undefined)?.trim() || undefined;
+  if (!SUBDOMAIN_NAME.test(configMap)) throw new ConfigError('caBundleConfigmap', `--ca-bundle-configmap must be a ConfigMap name (a lower-case DNS subdomain; got ${JSON.stringify(configMap)})`);
+  const bad = namespaces.find((ns) => !NAMESPACE_NAME.test(ns));
+  if (bad !== undefined) throw new ConfigError('caBundleNamespaces', `--ca-bundle-namespaces must name namespaces (DNS-1123 labels; got ${JSON.stringify(bad)})`);
+  if (namespaces.length === 0 && namespaceSelector === undefined) return undefined;
+  if (!kubeAccess) throw new ConfigError('caBundleNamespaces', 'publishing the CA bundle (--ca-bundle-namespaces, --ca-bundle-namespace-selector) needs the Kubernetes API: run in a pod or give --kubeconfig');
+  return { configMap, namespaces, namespaceSelector };
 }
 
 export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
@@ -94,6 +114,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const caSyncIntervalMs = v.caSyncInterval as number;
   if (caSyncIntervalMs < 100) throw new ConfigError('caSyncInterval', '--ca-sync-interval must be at least 100ms');
   const inCluster = isInCluster(env);
+  const caBundlePublish = resolveCaBundlePublish(v, v.kubeconfig !== undefined || inCluster);
   const storage = resolveStorage(v.storage as string, v.storageNamespace as string | undefined, v.kubeconfig !== undefined || inCluster, inCluster);
   return {
     listen,
@@ -107,6 +128,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
     logFormat,
     caKeyEncryptionKeyFile: v.caKeyEncryptionKeyFile as string | undefined,
     caSyncIntervalMs,
+    caBundlePublish,
     inventoryGraceMs: v.inventoryGrace as number,
     maxAgentsPerServiceAccount,
     joinRate: { perSource, global },

@@ -6,6 +6,7 @@ import { spkiPin } from '../common/crypto.ts';
 import type { CertificateAuthority } from './ca.ts';
 import { loadOrCreateCa, readKeyEncryptionKey } from './ca-bootstrap.ts';
 import { startCaKeeper, type CaKeeper } from './ca-keeper.ts';
+import { createConfigMapPublisher } from './ca-publisher.ts';
 import { join } from 'node:path';
 import { makeDirs, writeFileAtomic } from '../common/fs.ts';
 import type { Listening } from '../common/listen.ts';
@@ -123,6 +124,32 @@ async function validatorsFor(config: ResolvedAuthConfig, deps: AuthDeps, kube: K
 }
 
 const INVENTORY_SWEEP_MS = 60_000;
+/** Besides every bundle change, the bundle is published this often: namespaces created since get it. */
+const BUNDLE_REPUBLISH_MS = 60_000;
+
+/**
+ * Publishes the CA bundle into the configured ConfigMaps now, on every change the keeper reports, and
+ * every minute. Never blocks start-up or the keeper: failures are logged by the publisher.
+ */
+function startBundlePublishing(config: ResolvedAuthConfig, connection: KubeConnection | undefined, keeper: CaKeeper, logger: Logger): { close(): void } | undefined {
+  const publish = config.caBundlePublish;
+  if (publish === undefined || connection === undefined) return undefined;
+  const client = createKubeClient(connection, { timeoutMs: config.kube.timeoutMs });
+  const publisher = createConfigMapPublisher({ client, name: publish.configMap, namespaces: publish.namespaces, namespaceSelector: publish.namespaceSelector, logger });
+  const publishing = (bundlePem: string) => {
+    publisher.publish(bundlePem).catch((err: unknown) => logger.warn('CA bundle: publishing failed', errorLogFields(err)));
+  };
+  keeper.onChange((m) => publishing(m.bundlePem));
+  publishing(keeper.material().bundlePem);
+  const timer = setInterval(() => publishing(keeper.material().bundlePem), BUNDLE_REPUBLISH_MS);
+  timer.unref();
+  return {
+    close() {
+      clearInterval(timer);
+      client.close();
+    },
+  };
+}
 
 /**
  * Drops inventory entries past their grace period. The agents gauge is not this sweep's: it is counted
@@ -175,6 +202,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     await writeFileAtomic(stateDirPaths(config.stateDir).authAddress, `${formatHostPort(local, server.address.port)}\n`, 0o644).catch((err: unknown) => {
       throw stateDirError(config.stateDir, `cannot be written (${AUTH_ADDRESS_FILE})`, err);
     });
+    const publishing = startBundlePublishing(config, connection, caKeeper, deps.logger);
     await sweepInventory(storage, deps.now(), deps.logger);
     const sweeper = setInterval(() => {
       sweepInventory(storage, deps.now(), deps.logger).catch((err: unknown) => deps.logger.warn('inventory sweep failed', errorLogFields(err)));
@@ -199,6 +227,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       async close() {
         clearInterval(sweeper);
         caKeeper.close();
+        publishing?.close();
         await running.close();
         await runningMetrics?.close();
         runningKube?.close();
