@@ -71,7 +71,7 @@ function resolveStorage(type: string, namespace: string | undefined, kubeAccess:
   return { type, namespace };
 }
 
-function resolveCaBundlePublish(v: Record<string, unknown>, kubeAccess: boolean): CaBundlePublishConfig | undefined {
+function resolveCaBundlePublish(v: Record<string, unknown>): CaBundlePublishConfig | undefined {
   const configMap = v.caBundleConfigmap as string;
   const namespaces = (v.caBundleNamespaces as string[] | undefined) ?? [];
   const namespaceSelector = (v.caBundleNamespaceSelector as string | undefined)?.trim() || undefined;
@@ -79,7 +79,6 @@ function resolveCaBundlePublish(v: Record<string, unknown>, kubeAccess: boolean)
   const bad = namespaces.find((ns) => !NAMESPACE_NAME.test(ns));
   if (bad !== undefined) throw new ConfigError('caBundleNamespaces', `--ca-bundle-namespaces must name namespaces (DNS-1123 labels; got ${JSON.stringify(bad)})`);
   if (namespaces.length === 0 && namespaceSelector === undefined) return undefined;
-  if (!kubeAccess) throw new ConfigError('caBundleNamespaces', 'publishing the CA bundle (--ca-bundle-namespaces, --ca-bundle-namespace-selector) needs the Kubernetes API: run in a pod or give --kubeconfig');
   return { configMap, namespaces, namespaceSelector };
 }
 
@@ -114,7 +113,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const caSyncIntervalMs = v.caSyncInterval as number;
   if (caSyncIntervalMs < 100) throw new ConfigError('caSyncInterval', '--ca-sync-interval must be at least 100ms');
   const inCluster = isInCluster(env);
-  const caBundlePublish = resolveCaBundlePublish(v, v.kubeconfig !== undefined || inCluster);
+  const caBundlePublish = resolveCaBundlePublish(v);
   const storage = resolveStorage(v.storage as string, v.storageNamespace as string | undefined, v.kubeconfig !== undefined || inCluster, inCluster);
   return {
     listen,

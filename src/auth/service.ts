@@ -133,7 +133,12 @@ const BUNDLE_REPUBLISH_MS = 60_000;
  */
 function startBundlePublishing(config: ResolvedAuthConfig, connection: KubeConnection | undefined, keeper: CaKeeper, logger: Logger): { close(): void } | undefined {
   const publish = config.caBundlePublish;
-  if (publish === undefined || connection === undefined) return undefined;
+  if (publish === undefined) return undefined;
+  if (connection === undefined) {
+    // As for in_cluster tokens: the service runs, and says what it cannot do.
+    logger.warn('no Kubernetes API access (not in a pod, no --kubeconfig): the CA bundle ConfigMap is not published', { configMap: publish.configMap });
+    return undefined;
+  }
   const client = createKubeClient(connection, { timeoutMs: config.kube.timeoutMs });
   const publisher = createConfigMapPublisher({ client, name: publish.configMap, namespaces: publish.namespaces, namespaceSelector: publish.namespaceSelector, logger });
   const publishing = (bundlePem: string) => {

@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { resolveAgentConfig } from '../../src/agent/config.ts';
 import { AGENT_OPTIONS, PROJECTED_TOKEN_PATH } from '../../src/agent/options.ts';
 import { resolveAuthConfig } from '../../src/auth/config.ts';
+import { createCa } from '../../src/auth/ca.ts';
 import { AUTH_OPTIONS } from '../../src/auth/options.ts';
 import { parseProvisionToken } from '../../src/auth/tokens.ts';
 import type { OptionSpec } from '../../src/config/options.ts';
@@ -203,7 +204,8 @@ describe('chart kube-join-agent (real helm)', () => {
     assert.deepEqual(config.authAddr, { host: 'kube-join-auth.kube-join.svc', port: 3025 });
     assert.equal(config.tokenName, 'kube-token');
     assert.equal(config.tokenPaths[0], PROJECTED_TOKEN_PATH);
-    assert.deepEqual(config.trust, { kind: 'ca-pin', pins: [PIN] });
+    // The seed mounts the bundle the auth chart publishes: no pin to copy.
+    assert.deepEqual(config.trust, { kind: 'ca-file', path: '/etc/kube-join/ca/ca.crt' });
     assert.deepEqual(config.roles, ['App']);
     assert.deepEqual(config.apps, [{ name: 'grafana', uri: 'http://localhost:3000' }]);
     assert.equal(config.group, 65532);
@@ -234,7 +236,7 @@ describe('chart kube-join-agent (real helm)', () => {
 
   it('leaves the agent\'s defaults to the agent: no renewal, ttl or log flags unless set', () => {
     const flags = flagsOf(agentContainer(rendered), 'agent').filter((a) => a.startsWith('--'));
-    assert.deepEqual(flags, ['--auth-addr', '--token-name', '--cluster-name', '--ca-pin', '--out-dir', '--health-addr', '--group', '--roles', '--app']);
+    assert.deepEqual(flags, ['--auth-addr', '--token-name', '--cluster-name', '--ca-file', '--out-dir', '--health-addr', '--group', '--roles', '--app']);
   });
 
   it('keeps its defaults in step with the programs: health port, out dir and cluster name', async () => {
@@ -276,7 +278,7 @@ describe('chart kube-join-agent (real helm)', () => {
       ['a malformed caPin', (s) => ({ ...s, caPin: 'sha256:8E7AD1F4' }), schemaError(AGENT, "- at '/caPin': 'sha256:8E7AD1F4' does not match pattern '^sha256:[0-9a-f]{64}$'")],
       ['a missing proxyAddr', (s) => without(s, ['proxyAddr']), schemaError(AGENT, "- at '': missing property 'proxyAddr'")],
       ['a proxyAddr without a port', (s) => ({ ...s, proxyAddr: 'kube-join-auth' }), schemaError(AGENT, String.raw`- at '/proxyAddr': 'kube-join-auth' does not match pattern '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$'`)],
-      ['neither caPin nor caFile', (s) => without(s, ['caPin']), schemaError(AGENT, "- at '': 'anyOf' failed", "  - at '': missing property 'caPin'", "  - at '': missing property 'caFile'")],
+      ['neither caPin nor caFile', (s) => without(s, ['caFile']), schemaError(AGENT, "- at '': 'anyOf' failed", "  - at '': missing property 'caPin'", "  - at '': missing property 'caFile'")],
       ['an unknown top-level key', (s) => ({ ...s, tokenName: 'kube-token' }), schemaError(AGENT, "- at '': additional properties 'tokenName' not allowed")],
       ['an unknown nested key', (s) => ({ ...s, renewal: { fration: 0.5 } }), schemaError(AGENT, "- at '/renewal': additional properties 'fration' not allowed")],
       ['an app name that is not DNS-1123', (s) => ({ ...s, apps: [{ name: 'Grafana', uri: 'http://localhost:3000' }] }), schemaError(AGENT, "- at '/apps/0/name': 'Grafana' does not match pattern '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'")],
@@ -290,7 +292,7 @@ describe('chart kube-join-agent (real helm)', () => {
     }
 
     it('rejects both caPin and caFile', async () => {
-      const err = await rejection(renderChart(AGENT, { ...seed, caFile: { configMap: 'ca', key: 'ca.crt' } }));
+      const err = await rejection(renderChart(AGENT, { ...seed, caPin: PIN }));
       assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:2:4): set only one of caPin and caFile: the agent verifies the auth service one way');
     });
   });
@@ -327,7 +329,9 @@ describe('chart kube-join-auth (real helm)', () => {
       'ServiceAccount/kube-join-auth',
       'ConfigMap/kube-join-auth-tokens',
       'PersistentVolumeClaim/kube-join-auth-state',
+      'ClusterRole/kube-join-kube-join-auth-ca-bundle',
       'ClusterRoleBinding/kube-join-kube-join-auth-tokenreview',
+      'ClusterRoleBinding/kube-join-kube-join-auth-ca-bundle',
       'Service/kube-join-auth',
       'Deployment/kube-join-auth',
     ]);
@@ -372,7 +376,7 @@ describe('chart kube-join-auth (real helm)', () => {
   });
 
   it('binds its ServiceAccount to system:auth-delegator for TokenReview', () => {
-    const binding = findOne(rendered, 'ClusterRoleBinding');
+    const binding = findOne(rendered, 'ClusterRoleBinding', 'kube-join-kube-join-auth-tokenreview');
     assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:auth-delegator' });
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'kube-join-auth', namespace: 'kube-join' }]);
     const pod = findOne(rendered, 'Deployment').spec.template.spec;
@@ -474,9 +478,32 @@ describe('chart kube-join-auth (real helm)', () => {
     assert.equal(findOne(rendered, 'Deployment').spec.template.spec.securityContext.fsGroup, 65532);
   });
 
-  it('NOTES print the CA pin command and one `kube-join token create` per token', async () => {
+  it('publishes the CA bundle ConfigMap where caBundle says, with RBAC narrowed to its name', async () => {
+    const args = findOne(rendered, 'Deployment').spec.template.spec.containers[0].args as string[];
+    const flags = parseFlags(AUTH_OPTIONS, args.slice(1));
+    assert.deepEqual([flags.caBundleConfigmap, flags.caBundleNamespaces, flags.caBundleNamespaceSelector], ['kube-join-ca-bundle', ['teleport-agent'], undefined]);
+    const role = findOne(rendered, 'ClusterRole', 'kube-join-kube-join-auth-ca-bundle');
+    assert.deepEqual(role.rules, [
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['kube-join-ca-bundle'], verbs: ['get', 'update'] },
+    ]);
+    const binding = findOne(rendered, 'ClusterRoleBinding', 'kube-join-kube-join-auth-ca-bundle');
+    assert.deepEqual([binding.roleRef.name, binding.subjects], ['kube-join-kube-join-auth-ca-bundle', [{ kind: 'ServiceAccount', name: 'kube-join-auth', namespace: 'kube-join' }]]);
+    // A selector adds list on namespaces; no caBundle namespaces at all: no flag and no ClusterRole.
+    const selected = await renderChart(AUTH, { ...seed, caBundle: { configMap: 'trust', namespaceSelector: 'kube-join.io/ca-bundle=true' } });
+    const selectedArgs = findOne(selected, 'Deployment').spec.template.spec.containers[0].args as string[];
+    assert.equal(selectedArgs[selectedArgs.indexOf('--ca-bundle-namespace-selector') + 1], 'kube-join.io/ca-bundle=true');
+    assert.deepEqual(findOne(selected, 'ClusterRole').rules.at(-1), { apiGroups: [''], resources: ['namespaces'], verbs: ['list'] });
+    assert.deepEqual(findOne(selected, 'ClusterRole').rules[1].resourceNames, ['trust']);
+    const none = await renderChart(AUTH, { ...seed, caBundle: { namespaces: [] } });
+    assert.equal(none.filter((m) => m.kind === 'ClusterRole').length, 0);
+    assert.ok(!(findOne(none, 'Deployment').spec.template.spec.containers[0].args as string[]).includes('--ca-bundle-configmap'));
+  });
+
+  it('NOTES print the kube-join ca command, where the bundle is published, and one `kube-join token create` per token', async () => {
     const notes = await renderNotes(AUTH, seed, { namespace: 'kube-join' });
-    assert.ok(notes.includes(`  kubectl -n kube-join logs deploy/kube-join-auth | grep -o '"caPin":"[^"]*"'\n`), notes);
+    assert.ok(notes.includes('  kubectl -n kube-join exec deploy/kube-join-auth -- kube-join ca\n'), notes);
+    assert.ok(notes.includes('   The CA bundle is published into ConfigMap kube-join-ca-bundle (key ca.crt) in\n   teleport-agent: agents there mount it, no pin needed.\n'), notes);
     assert.ok(notes.includes('  kubectl -n kube-join exec deploy/kube-join-auth -- kube-join token create -f /etc/kube-join/tokens/kube-token.yaml\n'), notes);
   });
 });
@@ -710,7 +737,9 @@ describe('container image (Dockerfile)', function () {
         const now = Math.floor(Date.now() / 1000);
         const jwt = `${b64({ alg: 'RS256', kid: 'k' })}.${b64({ aud: ['kube-join'], sub: 'system:serviceaccount:teleport-agent:teleport-app-service', iat: now, exp: now + 600 })}.c2ln`;
         await writeFile(join(pod, 'token'), jwt, { mode: 0o644 });
-        const overrides = ['--auth-addr', `127.0.0.1:${port}`, '--token-path', join(pod, 'token'), '--out-dir', join(pod, 'out'), '--once', '--once-timeout', '1s'];
+        // The CA bundle ConfigMap the pod mounts at the rendered --ca-file.
+        await writeFile(join(pod, 'ca.crt'), (await createCa('kube-join', Date.now())).certPem, { mode: 0o644 });
+        const overrides = ['--auth-addr', `127.0.0.1:${port}`, '--token-path', join(pod, 'token'), '--ca-file', join(pod, 'ca.crt'), '--out-dir', join(pod, 'out'), '--once', '--once-timeout', '1s'];
         const { code, stderr } = await runImage([...args, ...overrides]);
         assert.equal(code, 1, stderr);
         assert.equal(stderr.trimEnd().split('\n').at(-1), `kube-join: join did not succeed within 1s: auth service https://127.0.0.1:${port} unreachable: ECONNREFUSED [ERR_ONCE_FAILED]`);
