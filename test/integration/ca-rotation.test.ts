@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/common/logger.ts';
 import { createTokenIssuer, type TokenIssuer } from '../../src/demo/index.ts';
 import { CaStatusSchema, type CaStatus } from '../../src/protocol/index.ts';
 import { ChannelQueue } from '../support/events.ts';
+import { certsOf, setOf, untilEverySet, type WrittenSet } from '../support/rotation.ts';
 import { kubeJoinRun, startAuthProcess, tokenYaml, type AuthProcess } from '../support/kube-join.ts';
 
 const CLUSTER = 'rotation-cluster';
@@ -28,22 +29,6 @@ const LONG_TTL = '12s';
 const MAX_TTL = '30s';
 /** Each wait for the fleet: bounded in time, and in the number of events it looks at. */
 const WAIT_MS = 30_000;
-
-const certsOf = (pem: string) => pem.split(/(?<=-----END CERTIFICATE-----\n?)/).filter((p) => p.includes('BEGIN')).map((p) => new X509Certificate(p));
-
-/** The set an agent has on disk now, read through one resolution of `..data` (never straddling a swap). */
-async function setOf(out: string): Promise<{ dir: string; leaf: X509Certificate; cas: X509Certificate[] } | undefined> {
-  for (let tries = 0; tries < 5; tries++) {
-    try {
-      const dir = await realpath(join(out, '..data'));
-      const [leafPem, caPem] = await Promise.all([readFile(join(dir, 'tls.crt'), 'utf8'), readFile(join(dir, 'ca.crt'), 'utf8')]);
-      return { dir, leaf: new X509Certificate(leafPem), cas: certsOf(caPem) };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
-  return undefined;
-}
 
 /** Runs openssl; resolves with its exit code and output. */
 function openssl(args: string[], input = ''): Promise<{ code: number | null; out: string }> {
@@ -131,20 +116,7 @@ describe('CA rotation under load: 20 agents renewing every few seconds through e
     return CaStatusSchema.parse(JSON.parse(r.stdout));
   }
 
-  /** Waits, one written set at a time, until `done` holds for every agent's set on disk. */
-  async function untilEvery(what: string, done: (set: NonNullable<Awaited<ReturnType<typeof setOf>>>, i: number) => boolean): Promise<void> {
-    const deadline = Date.now() + WAIT_MS;
-    for (let events = 0; events < 50 * AGENTS; events++) {
-      const sets = await Promise.all(outs.map(setOf));
-      if (sets.every((s, i) => s !== undefined && done(s, i))) return;
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([written.next(), new Promise((r) => (timer = setTimeout(r, left)))]);
-      clearTimeout(timer);
-    }
-    assert.fail(`not every agent reached: ${what}`);
-  }
+  const untilEvery = (what: string, done: (set: WrittenSet, i: number) => boolean) => untilEverySet(outs, written, what, done, WAIT_MS);
 
   it('0 failed renewals; old and new CA leaves talk mTLS across the overlap; the old CA leaves only after its leaves expired', async () => {
     failures = [];
