@@ -86,7 +86,8 @@ export async function startCaKeeper(options: CaKeeperOptions): Promise<CaKeeper>
     const bundlePem = pemOf(bundleCas(rotation, at));
     const serverCa = servingCa(rotation);
     const serving = material !== undefined && servingPem === serverCa.certPem ? material.serving : await issueServingCert(serverCa, options.sans, options.clusterName, at);
-    const changed = material === undefined || material.bundlePem !== bundlePem || material.signing !== signing || material.serving !== serving;
+    // By content: a record read back from storage loads new objects for the same CAs.
+    const changed = material === undefined || material.bundlePem !== bundlePem || material.signing.certPem !== signing.certPem || material.serving !== serving;
     if (!changed) return;
     // The admin identity follows the signing CA and trusts the bundle, so `kube-join ...` keeps working
     // across every phase; ca-bundle.crt is the bundle for anyone on this host (and the tests).
