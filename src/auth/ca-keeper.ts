@@ -9,7 +9,8 @@ import { ensureAdminIdentity } from './admin-identity.ts';
 import { createCa, issueServingCert, loadCa, type CertificateAuthority, type StoredCa } from './ca.ts';
 import { decryptCaKey, encryptCaKey } from './ca-key-encryption.ts';
 import { recordOfRotation, rotationOfRecord } from './ca-record.ts';
-import { bundleCas, manualRotation, mapRotation, servingCa, signingCa, stepRotation } from './ca-rotation.ts';
+import { RotationPhaseError, bundleCas, dueStep, manualRotation, mapRotation, nextStepAt, scheduledRotation, servingCa, signingCa, stepRotation } from './ca-rotation.ts';
+import { CaRecordConflictError } from './errors.ts';
 import { StorageError, stateDirError } from './errors.ts';
 import type { AuthStorage } from './storage/types.ts';
 
@@ -123,6 +124,15 @@ export async function startCaKeeper(options: CaKeeperOptions): Promise<CaKeeper>
       if (was !== rotation.phase || rotation.mode === 'manual') logger.info('CA rotation followed from storage', { phase: rotation.phase, mode: rotation.mode });
     }
     await apply();
+    // An automatic rotation is stepped by whichever replica sees it due first; the others' writes
+    // conflict (or find it stepped already) and they follow on their next sync.
+    const due = dueStep(rotation, now());
+    if (due === undefined) return;
+    try {
+      await rotateOnce({ phase: due });
+    } catch (err) {
+      if (!(err instanceof CaRecordConflictError || err instanceof RotationPhaseError)) throw err;
+    }
   }
 
   // Steps and syncs of this replica run one at a time; across replicas the version check serialises.
@@ -141,9 +151,12 @@ export async function startCaKeeper(options: CaKeeperOptions): Promise<CaKeeper>
       const ca = await createCa(options.clusterName, at, { rotated: true });
       return kek ? { ...ca, keyPem: await encryptCaKey(ca.keyPem, kek) } : ca;
     };
+    const limits = { now: at, maxLeafLifetimeMs: options.maxCertTtlMs, followLagMs };
     const nextRotation = 'manual' in request
       ? manualRotation(stored, { now: at, newCa: await fresh(), graceMs: request.graceSeconds * 1000 })
-      : stepRotation(stored, request.phase, { now: at, maxLeafLifetimeMs: options.maxCertTtlMs, followLagMs, ...(request.phase === 'init' && stored.phase === 'standby' ? { newCa: await fresh() } : {}) });
+      : 'auto' in request
+        ? scheduledRotation(stored, { ...limits, ...(stored.phase === 'standby' ? { newCa: await fresh() } : {}), graceMs: request.graceSeconds * 1000 })
+        : stepRotation(stored, request.phase, { ...limits, ...(request.phase === 'init' && stored.phase === 'standby' ? { newCa: await fresh() } : {}) });
     await storage.putCaRecord(recordOfRotation(nextRotation), record.version);
     logger.info('CA rotation stepped', { phase: nextRotation.phase, mode: nextRotation.mode });
     await syncOnce();
@@ -174,6 +187,7 @@ export async function startCaKeeper(options: CaKeeperOptions): Promise<CaKeeper>
       signing: spkiPin(signingCa(rotation).cert),
       serving: spkiPin(servingCa(rotation).cert),
       bundlePins: bundle.map((c) => spkiPin(c.cert)),
+      ...(nextStepAt(rotation) !== undefined ? { nextStepAt: formatExpiry(new Date(nextStepAt(rotation) as number)) } : {}),
       cas: [
         entry(current, 'current', true),
         ...(next ? [entry(next, 'next', true)] : []),

@@ -21,6 +21,7 @@ const StoredRotationSchema = z
     next: PairSchema.optional(),
     previous: PairSchema.extend({ retireAt: z.iso.datetime() }).optional(),
     oldSigningEndedAt: z.iso.datetime().optional(),
+    schedule: z.object({ graceMs: z.number().int().nonnegative() }).strict().optional(),
   })
   .strict();
 
@@ -44,6 +45,7 @@ export function rotationOfRecord(record: StoredCaRecord): Rotation<StoredCa> {
     ...(s.next ? { next: s.next } : {}),
     ...(s.previous ? { previous: { ca: { certPem: s.previous.certPem, keyPem: s.previous.keyPem }, retireAt: Date.parse(s.previous.retireAt) } } : {}),
     ...(s.oldSigningEndedAt ? { oldSigningEndedAt: Date.parse(s.oldSigningEndedAt) } : {}),
+    ...(s.schedule ? { schedule: { graceMs: s.schedule.graceMs } } : {}),
   };
 }
 
@@ -59,6 +61,7 @@ export function recordOfRotation(r: Rotation<StoredCa>): { ca: StoredCa; rotatio
     ...(r.next ? { next: r.next } : {}),
     ...(r.previous ? { previous: { ...r.previous.ca, retireAt: iso(r.previous.retireAt) } } : {}),
     ...(r.oldSigningEndedAt !== undefined ? { oldSigningEndedAt: iso(r.oldSigningEndedAt) } : {}),
+    ...(r.schedule !== undefined ? { schedule: { graceMs: r.schedule.graceMs } } : {}),
   };
   return { ca: r.current, rotationJson: JSON.stringify(stored, null, 2) + '\n' };
 }

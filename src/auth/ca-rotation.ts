@@ -36,6 +36,12 @@ export interface Rotation<C> {
   mode: 'phased' | 'manual';
   /** When the phase last changed, ms. */
   changedAt: number;
+  /**
+   * An automatic rotation (`--auto`): it steps on by itself, each later phase a third of `graceMs`
+   * after the one before (counted from the last change, so an outage never skips a phase); standby
+   * ends it.
+   */
+  schedule?: { graceMs: number };
 }
 
 export class RotationPhaseError extends KubeJoinError<'ERR_CA_ROTATION_PHASE'> {
@@ -123,6 +129,23 @@ export function stepRotation<C>(r: Rotation<C>, target: RotationPhase, ctx: Step
 export function manualRotation<C>(r: Rotation<C>, ctx: { now: number; newCa: C; graceMs: number }): Rotation<C> {
   if (r.phase !== 'standby') throw new RotationPhaseError(`a phased CA rotation is in progress (phase "${r.phase}"); step it to standby first (next phase: "${nextPhase(r.phase)}")`);
   return { phase: 'standby', current: ctx.newCa, previous: { ca: r.current, retireAt: ctx.now + ctx.graceMs }, mode: 'manual', changedAt: ctx.now };
+}
+
+/** Starts an automatic rotation: init now, then update-clients, update-servers and standby a third of `graceMs` apart. */
+export function scheduledRotation<C>(r: Rotation<C>, ctx: StepContext<C> & { graceMs: number }): Rotation<C> {
+  return { ...stepRotation(r, 'init', ctx), schedule: { graceMs: ctx.graceMs } };
+}
+
+/** When the next phase of an automatic rotation is due, or undefined for a rotation stepped by hand. */
+export function nextStepAt<C>(r: Rotation<C>): number | undefined {
+  if (r.schedule === undefined || r.phase === 'standby') return undefined;
+  return r.changedAt + Math.round(r.schedule.graceMs / 3);
+}
+
+/** The phase an automatic rotation is due to step to at `now`, or undefined. */
+export function dueStep<C>(r: Rotation<C>, now: number): RotationPhase | undefined {
+  const at = nextStepAt(r);
+  return at !== undefined && now >= at ? nextPhase(r.phase) : undefined;
 }
 
 /** The rotation with the same shape and times, its CAs mapped (stored PEM ↔ loaded key). */

@@ -15,14 +15,20 @@ import { adminCommand } from './token.ts';
 export const ROTATE_OPTIONS: readonly OptionSpec[] = [
   { key: 'phase', flag: 'phase', kind: 'string', arg: '<phase>', choices: CA_ROTATION_PHASES, help: 'step the rotation to this phase, which must be the next one: init (a new CA joins the bundle), update-clients (it signs agents\' certificates), update-servers (the auth serves with it), standby (the old CA leaves the bundle once everything it signed has expired)' },
   { key: 'manual', flag: 'manual', kind: 'bool', default: false, help: 'rotate at once, for a compromised CA key: the new CA signs and serves now, and the old one leaves the bundle after --grace, whatever it signed' },
-  { key: 'grace', flag: 'grace', kind: 'duration', arg: '<duration>', default: '5m', help: 'with --manual: how long the old CA stays in the bundle' },
+  { key: 'auto', flag: 'auto', kind: 'bool', default: false, help: 'start an automatic rotation: init now, then each later phase a third of --grace after the one before (give every phase at least two certificate lifetimes and the ConfigMap sync)' },
+  { key: 'grace', flag: 'grace', kind: 'duration', arg: '<duration>', default: '5m', help: 'with --manual: how long the old CA stays in the bundle; with --auto: how long the rotation takes to reach standby' },
 ];
 
-/** The request `ca rotate` sends: exactly one of --phase and --manual. */
-export function rotateRequestOf(values: { phase?: string; manual: boolean; graceMs: number }): CaRotateRequest {
-  if (values.manual && values.phase !== undefined) throw new ConfigError('phase', 'ca rotate takes --phase PHASE or --manual, not both');
+/** The request `ca rotate` sends: exactly one of --phase, --manual and --auto. */
+export function rotateRequestOf(values: { phase?: string; manual: boolean; auto?: boolean; graceMs: number }): CaRotateRequest {
+  const chosen = [values.phase !== undefined, values.manual, values.auto === true].filter(Boolean).length;
+  if (chosen > 1) throw new ConfigError('phase', 'ca rotate takes one of --phase PHASE, --manual and --auto');
   if (values.manual) return { manual: true, graceSeconds: Math.ceil(values.graceMs / 1000) };
-  if (values.phase === undefined) throw new ConfigError('phase', `ca rotate needs --phase (${CA_ROTATION_PHASES.join(', ')}) or --manual`);
+  if (values.auto) {
+    if (values.graceMs < 1000) throw new ConfigError('grace', '--grace must be at least 1s with --auto');
+    return { auto: true, graceSeconds: Math.ceil(values.graceMs / 1000) };
+  }
+  if (values.phase === undefined) throw new ConfigError('phase', `ca rotate needs --phase (${CA_ROTATION_PHASES.join(', ')}), --manual or --auto`);
   return { phase: values.phase as RotationPhase };
 }
 
@@ -34,6 +40,7 @@ export function formatCaStatus(status: CaStatus): string {
     `Signing CA:     ${status.signing}`,
     `Serving CA:     ${status.serving}`,
     `CA pins:        ${status.bundlePins.join(' ')}`,
+    ...(status.nextStepAt !== undefined ? [`Next step:      ${status.nextStepAt} (automatic)`] : []),
     '',
   ].join('\n');
   const rows = status.cas.map((c) => [c.role, c.subject, c.pin, c.notAfter, c.retireAt !== undefined ? (c.inBundle ? `until ${c.retireAt}` : `left ${c.retireAt}`) : 'yes']);
@@ -56,13 +63,13 @@ export function caCommand(program: Command): void {
     process.stdout.write(await formatOutput(config.format, status, () => formatCaStatus(status)));
   });
 
-  const rotate = ca.command('rotate').description('step a CA rotation one phase (--phase), or rotate at once (--manual)');
+  const rotate = ca.command('rotate').description('step a CA rotation one phase (--phase), rotate at once (--manual), or start an automatic rotation (--auto)');
   const table = [...ADMIN_OPTIONS, FORMAT_OPTION, ...ROTATE_OPTIONS];
   const rotateConfig = adminCommand(rotate, table);
   rotate.action(async () => {
     const config = await rotateConfig();
     const v = resolveOptions(table, await sourcesFrom(rotate, table));
-    const request = rotateRequestOf({ phase: v.phase as string | undefined, manual: v.manual as boolean, graceMs: v.grace as number });
+    const request = rotateRequestOf({ phase: v.phase as string | undefined, manual: v.manual as boolean, auto: v.auto as boolean, graceMs: v.grace as number });
     const status = await (await connect(config)).rotateCa(request);
     process.stdout.write(await formatOutput(config.format, status, () => formatCaStatus(status)));
   });

@@ -117,14 +117,20 @@ export const CaStatusSchema = z
     serving: z.string(),
     /** Pins of every CA in the bundle (GET /v1/ca, the join answer's caBundle, the ConfigMap). */
     bundlePins: z.array(z.string()),
+    /** An automatic rotation (--auto): when it steps to the next phase by itself. */
+    nextStepAt: z.iso.datetime().optional(),
     cas: z.array(CaEntrySchema),
   })
   .strict();
 export type CaStatus = z.infer<typeof CaStatusSchema>;
 
-/** POST …/rotate: one phase step, or an immediate rotation (`manual`) whose old CA leaves after `graceSeconds`. */
+/**
+ * POST …/rotate: one phase step; an immediate rotation (`manual`) whose old CA leaves after
+ * `graceSeconds`; or an automatic one (`auto`) that steps through every phase within `graceSeconds`.
+ */
 export const CaRotateRequestSchema = z.union([
   z.object({ phase: z.enum(CA_ROTATION_PHASES) }).strict(),
   z.object({ manual: z.literal(true), graceSeconds: z.number().int().nonnegative() }).strict(),
+  z.object({ auto: z.literal(true), graceSeconds: z.number().int().positive() }).strict(),
 ]);
 export type CaRotateRequest = z.infer<typeof CaRotateRequestSchema>;

@@ -121,4 +121,22 @@ describe('CA keeper (file storage, sealed keys)', () => {
     await k.sync();
     assert.equal(certsOf(k.material().bundlePem).length, 1);
   });
+
+  it('--auto: the replica that sees a step due on its sync writes it, one phase per third of the grace', async () => {
+    const k = await keeper(join(dir, 'state'));
+    const started = await k.rotate({ auto: true, graceSeconds: 90 });
+    assert.equal(started.phase, 'init');
+    assert.equal(started.nextStepAt, new Date(now + 30_000).toISOString().replace('.000', ''));
+    const phases: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      now += 29_000;
+      await k.sync();
+      phases.push(k.status().phase);
+      now += 1_000;
+      await k.sync();
+      phases.push(k.status().phase);
+    }
+    assert.deepEqual(phases, ['init', 'update-clients', 'update-clients', 'update-servers', 'update-servers', 'standby']);
+    assert.equal(k.status().nextStepAt, undefined);
+  });
 });

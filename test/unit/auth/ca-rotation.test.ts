@@ -3,8 +3,11 @@ import {
   RotationPhaseError,
   bundleCas,
   initialRotation,
+  dueStep,
   manualRotation,
   nextPhase,
+  nextStepAt,
+  scheduledRotation,
   servingCa,
   signingCa,
   stepRotation,
@@ -131,6 +134,27 @@ describe('CA rotation phases (pure)', () => {
 
     it('refuses during a phased rotation, naming the phase to step to', () => {
       rejects(() => manualRotation(through('update-clients'), { now: T0, newCa: 'x', graceMs: 0 }), 'a phased CA rotation is in progress (phase "update-clients"); step it to standby first (next phase: "update-servers")');
+    });
+  });
+
+  describe('--auto (a schedule)', () => {
+    it('starts with init and steps each later phase a third of the grace after the last change, ending at standby', () => {
+      let r = scheduledRotation(initialRotation('old', T0), { ...ctx(T0, 'new'), graceMs: 3 * HOUR });
+      assert.deepEqual([r.phase, bundleCas(r, T0)], ['init', ['old', 'new']]);
+      const seen: (RotationPhase | undefined)[] = [];
+      for (const phase of ['update-clients', 'update-servers', 'standby'] as const) {
+        const at = nextStepAt(r) as number;
+        assert.equal(at, r.changedAt + HOUR);
+        assert.equal(dueStep(r, at - 1), undefined);
+        seen.push(dueStep(r, at));
+        r = stepRotation(r, phase, ctx(at));
+      }
+      assert.deepEqual(seen, ['update-clients', 'update-servers', 'standby']);
+      assert.deepEqual([r.phase, r.schedule, nextStepAt(r)], ['standby', undefined, undefined]);
+    });
+
+    it('a rotation stepped by hand is never due', () => {
+      assert.equal(dueStep(through('init'), T0 + 100 * HOUR), undefined);
     });
   });
 });

@@ -6,11 +6,14 @@ describe('kube-join ca rotate: the request', () => {
   it('is one phase step, or a manual rotation with its grace in seconds', () => {
     assert.deepEqual(rotateRequestOf({ phase: 'init', manual: false, graceMs: 300_000 }), { phase: 'init' });
     assert.deepEqual(rotateRequestOf({ manual: true, graceMs: 90_500 }), { manual: true, graceSeconds: 91 });
+    assert.deepEqual(rotateRequestOf({ manual: false, auto: true, graceMs: 6 * 3_600_000 }), { auto: true, graceSeconds: 21_600 });
   });
 
   const refused: [string, Parameters<typeof rotateRequestOf>[0], string][] = [
-    ['both --phase and --manual', { phase: 'init', manual: true, graceMs: 0 }, 'ca rotate takes --phase PHASE or --manual, not both'],
-    ['neither', { manual: false, graceMs: 0 }, 'ca rotate needs --phase (standby, init, update-clients, update-servers) or --manual'],
+    ['both --phase and --manual', { phase: 'init', manual: true, graceMs: 0 }, 'ca rotate takes one of --phase PHASE, --manual and --auto'],
+    ['both --manual and --auto', { manual: true, auto: true, graceMs: 0 }, 'ca rotate takes one of --phase PHASE, --manual and --auto'],
+    ['none of them', { manual: false, graceMs: 0 }, 'ca rotate needs --phase (standby, init, update-clients, update-servers), --manual or --auto'],
+    ['--auto with no time to step', { manual: false, auto: true, graceMs: 0 }, '--grace must be at least 1s with --auto'],
   ];
   for (const [what, values, message] of refused) {
     it(`refuses ${what}`, () => {
