@@ -212,3 +212,71 @@ describe('CA rotation under load: 20 agents renewing every few seconds through e
     }
   });
 });
+
+describe('CA rotation --manual (a compromised key): who follows, and who says on /readyz that it cannot', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let issuer: TokenIssuer;
+  let auth: AuthProcess;
+  const controller = new AbortController();
+  const running: Promise<void>[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kj-manual-'));
+    issuer = await createTokenIssuer();
+    auth = await startAuthProcess(dir, { clusterName: CLUSTER, args: ['--cert-ttl', '4s', '--max-cert-ttl', '4s', '--ca-sync-interval', '500ms'] });
+    await writeFile(join(dir, 'token.yaml'), tokenYaml({ name: 'kube-token', jwks: issuer.jwks(), expires: new Date(Date.now() + 3_600_000).toISOString() }));
+    const created = await kubeJoinRun(['token', 'create', '-f', join(dir, 'token.yaml'), '--state-dir', auth.stateDir]);
+    assert.equal(created.code, 0, created.stderr);
+  });
+  after(async () => {
+    controller.abort();
+    await Promise.allSettled(running);
+    await auth?.stop();
+    await issuer?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('an agent on the published bundle renews onto the new CA; one pinned to the old CA fails, and /readyz says why once its certificate expired', async () => {
+    const written = new ChannelQueue<unknown>(AGENT_CHANNELS.written);
+    try {
+      const oldPin = auth.caPin;
+      const agents = ['bundle', 'pinned'].map((name) => {
+        const flags = { authAddr: auth.addr, tokenName: 'kube-token', tokenPath: join(dir, `token-${name}`), outDir: join(dir, `out-${name}`), healthAddr: 'off', clusterName: CLUSTER, renewBefore: '1s', retryBase: '200ms', retryCap: '1s', ...(name === 'bundle' ? { caFile: join(auth.stateDir, CA_BUNDLE_FILE) } : { caPin: [oldPin] }) };
+        return createAgent(resolveAgentConfig({ flags, env: {} }, { fileExists: () => false }), { clock: systemClock, random: Math.random, logger: silentLogger(), metrics: createAgentMetrics({ processMetrics: false }) });
+      });
+      await issuer.writeToken(join(dir, 'token-bundle'), { namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', podName: 'app-bundle', podUid: 'uid-bundle', audience: CLUSTER });
+      await issuer.writeToken(join(dir, 'token-pinned'), { namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', podName: 'app-pinned', podUid: 'uid-pinned', audience: CLUSTER });
+      for (const agent of agents) running.push(agent.run(controller.signal));
+      const outs = [join(dir, 'out-bundle'), join(dir, 'out-pinned')];
+      const oldSubject = new X509Certificate(await readFile(join(auth.stateDir, CA_BUNDLE_FILE), 'utf8')).subject;
+      await untilEverySet(outs, written, 'a first certificate', (s) => s.leaf.issuer === oldSubject, WAIT_MS);
+
+      const r = await kubeJoinRun(['ca', 'rotate', '--manual', '--grace', '2s', '--format', 'json', '--state-dir', auth.stateDir]);
+      assert.equal(r.code, 0, r.stderr);
+      const status = CaStatusSchema.parse(JSON.parse(r.stdout));
+      assert.deepEqual([status.mode, status.phase], ['manual', 'standby']);
+      assert.notEqual(status.signing, oldPin);
+      assert.equal(status.serving, status.signing, 'the new CA serves at once');
+
+      // The bundle agent renews onto the new CA.
+      await untilEverySet(outs.slice(0, 1), written, 'a leaf of the new CA', (s) => s.leaf.issuer !== oldSubject, WAIT_MS);
+      // The pinned agent cannot verify the new serving certificate: not ready once its leaf expired.
+      const pinned = agents[1] as (typeof agents)[number];
+      const deadline = Date.now() + WAIT_MS;
+      while (pinned.status().ready && Date.now() < deadline) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([written.next(), new Promise((resolve) => (timer = setTimeout(resolve, 250)))]);
+        clearTimeout(timer);
+      }
+      const readyz = pinned.status();
+      assert.equal(readyz.ready, false);
+      assert.match(readyz.reason, /^certificate expired at .* and renewal has not succeeded$/);
+      assert.equal(readyz.lastError?.code, 'ERR_TLS_VERIFY');
+      assert.ok(readyz.consecutiveFailures > 0);
+    } finally {
+      written.close();
+    }
+  });
+});
+
