@@ -73,6 +73,26 @@ async function mutualTls(server: string, client: string): Promise<{ serverOut: s
   }
 }
 
+/** `kube-join auth` on loopback with `args`, holding the provision token "kube-token" (an hour) for `issuer`. */
+async function authWithToken(dir: string, issuer: TokenIssuer, args: string[]): Promise<AuthProcess> {
+  const auth = await startAuthProcess(dir, { clusterName: CLUSTER, args: ['--ca-sync-interval', '500ms', ...args] });
+  await writeFile(join(dir, 'token.yaml'), tokenYaml({ name: 'kube-token', jwks: issuer.jwks(), expires: new Date(Date.now() + 3_600_000).toISOString() }));
+  const created = await kubeJoinRun(['token', 'create', '-f', join(dir, 'token.yaml'), '--state-dir', auth.stateDir]);
+  if (created.code !== 0) {
+    await auth.stop();
+    throw new Error(`token create failed: ${created.stderr}`);
+  }
+  return auth;
+}
+
+/** An in-process agent of pod `name` (its own token file and out dir under `dir`) that renews every half lifetime. */
+async function fleetAgent(auth: AuthProcess, issuer: TokenIssuer, dir: string, name: string, extra: Record<string, unknown>) {
+  const tokenPath = join(dir, `token-${name}`);
+  await issuer.writeToken(tokenPath, { namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', podName: `app-${name}`, podUid: `uid-${name}`, audience: CLUSTER });
+  const flags = { authAddr: auth.addr, tokenName: 'kube-token', tokenPath, outDir: join(dir, `out-${name}`), healthAddr: 'off', clusterName: CLUSTER, renewBefore: '1s', retryBase: '200ms', retryCap: '1s', ...extra };
+  return createAgent(resolveAgentConfig({ flags, env: {} }, { fileExists: () => false }), { clock: systemClock, random: Math.random, logger: silentLogger(), metrics: createAgentMetrics({ processMetrics: false }) });
+}
+
 describe('CA rotation under load: 20 agents renewing every few seconds through every phase', function () {
   this.timeout(180_000);
   let dir: string;
@@ -90,10 +110,7 @@ describe('CA rotation under load: 20 agents renewing every few seconds through e
     issuer = await createTokenIssuer();
     // Rates out of the way (20 agents on one address); a short sync interval, so the old CA leaves
     // the bundle soon after the last of its leaves expired.
-    auth = await startAuthProcess(dir, { clusterName: CLUSTER, args: ['--cert-ttl', TTL, '--max-cert-ttl', MAX_TTL, '--ca-sync-interval', '500ms', '--join-rate-per-source', '1000', '--join-rate-global', '1000'] });
-    await writeFile(join(dir, 'token.yaml'), tokenYaml({ name: 'kube-token', jwks: issuer.jwks(), expires: new Date(Date.now() + 3_600_000).toISOString() }));
-    const created = await kubeJoinRun(['token', 'create', '-f', join(dir, 'token.yaml'), '--state-dir', auth.stateDir]);
-    assert.equal(created.code, 0, created.stderr);
+    auth = await authWithToken(dir, issuer, ['--cert-ttl', TTL, '--max-cert-ttl', MAX_TTL, '--join-rate-per-source', '1000', '--join-rate-global', '1000']);
   });
   after(async () => {
     controller.abort();
@@ -128,17 +145,12 @@ describe('CA rotation under load: 20 agents renewing every few seconds through e
       // Half the fleet trusts the bundle file (as a ConfigMap volume), half pins the first CA.
       const bundleFile = join(auth.stateDir, CA_BUNDLE_FILE);
       for (let i = 0; i < AGENTS; i++) {
-        const out = join(dir, `out-${i}`);
-        const tokenPath = join(dir, `token-${i}`);
-        await issuer.writeToken(tokenPath, { namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', podName: `app-${i}`, podUid: `uid-${i}`, audience: CLUSTER });
-        outs.push(out);
+        outs.push(join(dir, `out-${i}`));
         const trust = i % 2 === 0 ? { caFile: bundleFile } : { caPin: [oldPin] };
         // Agent 0 asks for the longest lifetime: its old-CA leaf is still valid well after the first
         // new-CA leaf exists, for the openssl check below (a busy machine must not expire it first).
         const ttl = i === 0 ? { ttl: LONG_TTL } : {};
-        const config = resolveAgentConfig({ flags: { authAddr: auth.addr, tokenName: 'kube-token', tokenPath, outDir: out, healthAddr: 'off', clusterName: CLUSTER, renewBefore: '1s', retryBase: '200ms', retryCap: '1s', ...trust, ...ttl }, env: {} }, { fileExists: () => false });
-        const agent = createAgent(config, { clock: systemClock, random: Math.random, logger: silentLogger(), metrics: createAgentMetrics({ processMetrics: false }) });
-        running.push(agent.run(controller.signal));
+        running.push((await fleetAgent(auth, issuer, dir, String(i), { ...trust, ...ttl })).run(controller.signal));
       }
       const oldSubject = new X509Certificate(await readFile(bundleFile, 'utf8')).subject;
       await untilEvery('a first certificate', (s) => s.leaf.issuer === oldSubject);
@@ -224,10 +236,7 @@ describe('CA rotation --manual (a compromised key): who follows, and who says on
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kj-manual-'));
     issuer = await createTokenIssuer();
-    auth = await startAuthProcess(dir, { clusterName: CLUSTER, args: ['--cert-ttl', '4s', '--max-cert-ttl', '4s', '--ca-sync-interval', '500ms'] });
-    await writeFile(join(dir, 'token.yaml'), tokenYaml({ name: 'kube-token', jwks: issuer.jwks(), expires: new Date(Date.now() + 3_600_000).toISOString() }));
-    const created = await kubeJoinRun(['token', 'create', '-f', join(dir, 'token.yaml'), '--state-dir', auth.stateDir]);
-    assert.equal(created.code, 0, created.stderr);
+    auth = await authWithToken(dir, issuer, ['--cert-ttl', '4s', '--max-cert-ttl', '4s']);
   });
   after(async () => {
     controller.abort();
@@ -241,12 +250,10 @@ describe('CA rotation --manual (a compromised key): who follows, and who says on
     const written = new ChannelQueue<unknown>(AGENT_CHANNELS.written);
     try {
       const oldPin = auth.caPin;
-      const agents = ['bundle', 'pinned'].map((name) => {
-        const flags = { authAddr: auth.addr, tokenName: 'kube-token', tokenPath: join(dir, `token-${name}`), outDir: join(dir, `out-${name}`), healthAddr: 'off', clusterName: CLUSTER, renewBefore: '1s', retryBase: '200ms', retryCap: '1s', ...(name === 'bundle' ? { caFile: join(auth.stateDir, CA_BUNDLE_FILE) } : { caPin: [oldPin] }) };
-        return createAgent(resolveAgentConfig({ flags, env: {} }, { fileExists: () => false }), { clock: systemClock, random: Math.random, logger: silentLogger(), metrics: createAgentMetrics({ processMetrics: false }) });
-      });
-      await issuer.writeToken(join(dir, 'token-bundle'), { namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', podName: 'app-bundle', podUid: 'uid-bundle', audience: CLUSTER });
-      await issuer.writeToken(join(dir, 'token-pinned'), { namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', podName: 'app-pinned', podUid: 'uid-pinned', audience: CLUSTER });
+      const agents = [
+        await fleetAgent(auth, issuer, dir, 'bundle', { caFile: join(auth.stateDir, CA_BUNDLE_FILE) }),
+        await fleetAgent(auth, issuer, dir, 'pinned', { caPin: [oldPin] }),
+      ];
       for (const agent of agents) running.push(agent.run(controller.signal));
       const outs = [join(dir, 'out-bundle'), join(dir, 'out-pinned')];
       const oldSubject = new X509Certificate(await readFile(join(auth.stateDir, CA_BUNDLE_FILE), 'utf8')).subject;
