@@ -16,6 +16,14 @@ import { checkNewTokenRoles, formatProvisionToken, isTokenExpired, parseProvisio
 const MAX_TOKEN_BODY_BYTES = 64 * 1024;
 const MAX_ROTATE_BODY_BYTES = 4 * 1024;
 
+/** The rotation state, with how many live agents joined since its phase began (one inventory read). */
+async function caStatusWithAgents(ctx: AdminContext, now: number) {
+  const status = ctx.ca.status();
+  const since = Date.parse(status.changedAt);
+  const live = (await ctx.storage.listAgents()).map((e) => e.record).filter((r) => isRecordLive(r, now));
+  return { ...status, agents: { live: live.length, joinedSinceChange: live.filter((r) => Date.parse(r.lastJoin) >= since).length } };
+}
+
 /** POST /v1/admin/ca/rotate: one phase step or a manual rotation; an illegal step is 409 with the phase that may follow. */
 async function rotateCa(req: IncomingMessage, ctx: AdminContext, caller: string) {
   let json: unknown;
@@ -97,7 +105,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
   const url = new URL(req.url ?? '/', 'https://admin');
   const path = url.pathname;
   const now = ctx.now();
-  if (path === ADMIN_CA_PATH && req.method === 'GET') return sendJson(res, 200, ctx.ca.status());
+  if (path === ADMIN_CA_PATH && req.method === 'GET') return sendJson(res, 200, await caStatusWithAgents(ctx, now));
   if (path === ADMIN_CA_ROTATE_PATH && req.method === 'POST') return sendJson(res, 200, await rotateCa(req, ctx, caller));
   if (path === ADMIN_INVENTORY_PATH && req.method === 'GET') {
     const agents: AgentRecord[] = (await ctx.storage.listAgents()).map((e) => e.record).filter((r) => isRecordLive(r, now));

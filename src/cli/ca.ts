@@ -41,6 +41,7 @@ export function formatCaStatus(status: CaStatus): string {
     `Serving CA:     ${status.serving}`,
     `CA pins:        ${status.bundlePins.join(' ')}`,
     ...(status.nextStepAt !== undefined ? [`Next step:      ${status.nextStepAt} (automatic)`] : []),
+    ...(status.agents !== undefined ? [`Agents:         ${status.agents.joinedSinceChange} of ${status.agents.live} live agents joined since this phase began`] : []),
     '',
   ].join('\n');
   const rows = status.cas.map((c) => [c.role, c.subject, c.pin, c.notAfter, c.retireAt !== undefined ? (c.inBundle ? `until ${c.retireAt}` : `left ${c.retireAt}`) : 'yes']);

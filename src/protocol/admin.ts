@@ -119,6 +119,11 @@ export const CaStatusSchema = z
     bundlePins: z.array(z.string()),
     /** An automatic rotation (--auto): when it steps to the next phase by itself. */
     nextStepAt: z.iso.datetime().optional(),
+    /**
+     * Live agents in the inventory, and how many of them joined since the phase began (so hold the
+     * bundle of this phase, or a leaf of its signing CA): step on when they are all there.
+     */
+    agents: z.object({ live: z.number().int().nonnegative(), joinedSinceChange: z.number().int().nonnegative() }).strict().optional(),
     cas: z.array(CaEntrySchema),
   })
   .strict();

@@ -31,6 +31,7 @@ describe('admin API: GET /v1/admin/ca and POST /v1/admin/ca/rotate (in-process a
     assert.deepEqual(status.bundlePins, served);
     assert.deepEqual([status.phase, status.signing, status.serving, status.clusterName], ['standby', served[0], served[0], 'ca-admin']);
     assert.equal(status.cas[0]?.subject, 'CN=kube-join CA ca-admin, O=kube-join');
+    assert.deepEqual(status.agents, { live: 0, joinedSinceChange: 0 });
   });
 
   it('refuses a step that is not the next phase (409, naming the next one) and a malformed request (400)', async () => {

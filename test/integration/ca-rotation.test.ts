@@ -164,6 +164,8 @@ describe('CA rotation under load: 20 agents renewing every few seconds through e
       const newSubject = certsOf(await readFile(bundleFile, 'utf8')).find((c) => c.subject !== oldSubject)?.subject as string;
       assert.ok(newSubject !== undefined, 'the bundle file holds the new CA');
       await untilEvery('a bundle of both CAs', (s) => s.cas.length === 2);
+      // What tells an admin it is time for the next step: every live agent joined since init.
+      assert.deepEqual((await caStatus()).agents, { live: AGENTS, joinedSinceChange: AGENTS });
 
       // update-clients: leaves come from the new CA while the server still presents the old one.
       const clients = await rotate('update-clients');

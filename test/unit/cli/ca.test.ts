@@ -32,6 +32,7 @@ describe('kube-join ca: the text', () => {
       signing: 'sha256:bb',
       serving: 'sha256:bb',
       bundlePins: ['sha256:bb', 'sha256:aa'],
+      agents: { live: 20, joinedSinceChange: 18 },
       cas: [
         { role: 'current', subject: 'CN=b', pin: 'sha256:bb', notBefore: '2026-12-01T19:00:00Z', notAfter: '2036-12-01T19:00:00Z', inBundle: true },
         { role: 'previous', subject: 'CN=a', pin: 'sha256:aa', notBefore: '2026-01-01T00:00:00Z', notAfter: '2036-01-01T00:00:00Z', inBundle: true, retireAt: '2026-12-01T21:00:00Z' },
@@ -43,6 +44,7 @@ describe('kube-join ca: the text', () => {
       'Signing CA:     sha256:bb',
       'Serving CA:     sha256:bb',
       'CA pins:        sha256:bb sha256:aa',
+      'Agents:         18 of 20 live agents joined since this phase began',
       '',
       'Role     Subject Pin (--ca-pin) Not After (UTC)      In Bundle',
       '-------- ------- -------------- -------------------- --------------------------',
