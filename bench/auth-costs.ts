@@ -40,7 +40,7 @@ export async function measureAuthJoinCosts(issuer: TokenIssuer, dir: string, n: 
     const csr = new Pkcs10CertificateRequest(csrPem);
     const publicKey = await csr.publicKey.export();
     const leafRequest = { csrPem, hostId: 'cost', binding: { podUid: 'cost-uid', tokenName: TOKEN_NAME }, namespace: 'bench', serviceAccount: 'agent', roles: ['App'], trustDomain: CLUSTER, ttlMs: 3_600_000, now: Date.now() };
-    const ctx = { storage, validators: { static_jwks: validator }, ca, clusterName: CLUSTER, certTtlMs: 3_600_000, maxCertTtlMs: 86_400_000, now: () => Date.now() };
+    const ctx = { storage, validators: { static_jwks: validator }, authority: () => ({ signing: ca, bundlePem: ca.certPem }), clusterName: CLUSTER, certTtlMs: 3_600_000, maxCertTtlMs: 86_400_000, now: () => Date.now() };
     const costs: Cost[] = [
       { step: 'request body JSON.parse + zod JoinRequestSchema', cpuMs: await cpuPerCall(n, () => JoinRequestSchema.safeParse(JSON.parse(text))) },
       { step: 'provision token lookup: file read + YAML parse + zod (every join)', cpuMs: await cpuPerCall(n, () => storage.getToken(TOKEN_NAME)) },

@@ -66,7 +66,7 @@ export async function joinAttempt(config: ResolvedAgentConfig, deps: AttemptDeps
   const started = clock.now();
   try {
     const { token, path } = await readServiceAccountToken(config.tokenPaths);
-    const response = await deps.joinClient.join(joinRequestOf(config, token, keyed.csr), signal, clientTls);
+    const response = await deps.joinClient.join(joinRequestOf(config, token, keyed.csr), signal, { ...(clientTls ? { clientTls } : {}), ...(held ? { caBundlePem: held.caBundlePem } : {}) });
     const { files, held: issued } = await prepareCredentialSet(response, keyed.material, { now: clock.now(), group: config.group, writeBundle: config.writeBundle });
     await writeCredentialSet(config.outDir, files, { now: clock.now(), gid: config.group, ...(deps.writerFs ? { fs: deps.writerFs } : {}) });
     metrics.certExpiry.set(issued.notAfter / 1000);

@@ -25,6 +25,11 @@ export interface HeldCredential extends Validity {
   spiffeId: string;
   /** Key and chain as PEM: presented as the client certificate of a renewal by identity. */
   tls: ClientTls;
+  /**
+   * The CA bundle that came with the certificate, over a connection already verified: with pins, the
+   * agent trusts it too, so a CA rotation (new CA first in the bundle, then serving) keeps it joining.
+   */
+  caBundlePem: string;
 }
 
 /** A client certificate for mutual TLS, as PEM. */
@@ -96,7 +101,7 @@ export async function prepareCredentialSet(
   if (options.writeBundle) files.push({ name: FILE_BUNDLE, data: keyPem + chainPem, mode: keyMode });
   return {
     files,
-    held: { ...validity, serial: leaf.serialNumber, roles: response.identity.roles, spiffeId: response.identity.spiffeId, tls: { keyPem, certPem: chainPem } },
+    held: { ...validity, serial: leaf.serialNumber, roles: response.identity.roles, spiffeId: response.identity.spiffeId, tls: { keyPem, certPem: chainPem }, caBundlePem: toPemBundle(cas) },
   };
 }
 
@@ -115,7 +120,7 @@ export type ExistingSet =
 export async function inspectExistingSet(dir: string, now: number): Promise<ExistingSet> {
   let set: Map<string, Buffer> | undefined;
   try {
-    set = await readCurrentSet(dir, [FILE_KEY, FILE_CERT, FILE_IDENTITY]);
+    set = await readCurrentSet(dir, [FILE_KEY, FILE_CERT, FILE_CA, FILE_IDENTITY]);
   } catch (err) {
     return { state: 'unreadable', reason: (err as Error).message };
   }
@@ -125,6 +130,8 @@ export async function inspectExistingSet(dir: string, now: number): Promise<Exis
     const keySpki = createPublicKey(createPrivateKey(set.get(FILE_KEY) as Buffer)).export({ type: 'spki', format: 'der' });
     if (!bytesEqual(new Uint8Array(keySpki), new Uint8Array(leaf.publicKey.rawData))) return { state: 'mismatched' };
     const identity = JSON.parse((set.get(FILE_IDENTITY) as Buffer).toString('utf8')) as IdentityFile;
+    const caBundlePem = (set.get(FILE_CA) as Buffer).toString('utf8');
+    parseCertificates(caBundlePem);
     const held: HeldCredential = {
       notBefore: leaf.notBefore.getTime(),
       notAfter: leaf.notAfter.getTime(),
@@ -132,6 +139,7 @@ export async function inspectExistingSet(dir: string, now: number): Promise<Exis
       roles: identity.roles ?? [],
       spiffeId: identity.spiffeId ?? '',
       tls: { keyPem: (set.get(FILE_KEY) as Buffer).toString('utf8'), certPem: (set.get(FILE_CERT) as Buffer).toString('utf8') },
+      caBundlePem,
     };
     return held.notAfter <= now ? { state: 'expired', held } : { state: 'valid', held };
   } catch (err) {

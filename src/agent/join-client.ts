@@ -50,12 +50,17 @@ export interface JoinClientOptions {
   timeoutMs: number;
 }
 
+/** What the agent holds from an earlier join, for the next one. */
+export interface JoinSession {
+  /** Its still-valid certificate: the join is then a renewal by identity. */
+  clientTls?: ClientTls;
+  /** The CA bundle the last join answered over a verified connection (trusted besides pins). */
+  caBundlePem?: string;
+}
+
 export interface JoinClient {
-  /**
-   * Joins once: verifies the server, sends the request, validates the answer. Throws an agent error.
-   * With `clientTls` (the agent's still-valid certificate) the join is a renewal by identity.
-   */
-  join(request: JoinRequest, signal?: AbortSignal, clientTls?: ClientTls): Promise<JoinResponse>;
+  /** Joins once: verifies the server, sends the request, validates the answer. Throws an agent error. */
+  join(request: JoinRequest, signal?: AbortSignal, session?: JoinSession): Promise<JoinResponse>;
 }
 
 function baseUrl(addr: HostPort): string {
@@ -98,12 +103,17 @@ function classifyNetworkError(err: unknown, where: string): Error {
 }
 
 /**
- * Decides which CA certificates the join connection must chain to. With pins the bundle is fetched
- * from `GET /v1/ca` without verification, and only the certificates whose SubjectPublicKeyInfo matches
- * a pin are trusted, never the rest of the body: a man in the middle that serves the real CA followed
- * by its own gains nothing, as its own CA is dropped. Several pins allow a CA rotation.
+ * Decides which CA certificates the join connection must chain to. With a CA file, the file as it is
+ * now (re-read on every attempt: the kubelet swaps a ConfigMap volume's files when the auth publishes a
+ * new bundle). With pins the bundle is fetched from `GET /v1/ca` without verification, and only the
+ * certificates whose SubjectPublicKeyInfo matches a pin are trusted, never the rest of the body: a man
+ * in the middle that serves the real CA followed by its own gains nothing, as its own CA is dropped.
+ * Besides those, a pinned agent trusts the bundle its last join answered (`learned`), which came over
+ * a connection verified this way: during a CA rotation that bundle holds the new CA before the auth
+ * serves with it, so the pin of the first CA keeps working (as Teleport agents keep trusting the CAs
+ * their auth server hands them). Several pins also allow a rotation.
  */
-async function trustedCa(options: JoinClientOptions, signal: AbortSignal | undefined): Promise<string | undefined> {
+async function trustedCa(options: JoinClientOptions, signal: AbortSignal | undefined, learned: string | undefined): Promise<string | undefined> {
   const { trust } = options;
   const where = baseUrl(options.addr);
   switch (trust.kind) {
@@ -136,8 +146,9 @@ async function trustedCa(options: JoinClientOptions, signal: AbortSignal | undef
         throw new AuthProtocolError(`GET ${CA_PATH} on ${where} did not return a PEM CA bundle`, 200, err);
       }
       const pinned = certs.filter((cert) => trust.pins.includes(spkiPin(cert)));
-      if (pinned.length === 0) throw new CaPinMismatchError(where, trust.pins, certs.map(spkiPin));
-      return toPemBundle(pinned);
+      const known = learned === undefined ? [] : parseCertificates(learned);
+      if (pinned.length === 0 && known.length === 0) throw new CaPinMismatchError(where, trust.pins, certs.map(spkiPin));
+      return toPemBundle([...pinned, ...known]);
     }
   }
 }
@@ -176,8 +187,9 @@ export function createJoinClient(options: JoinClientOptions): JoinClient {
   const where = baseUrl(options.addr);
   const authId = authSpiffeIdFor(options.clusterName);
   return {
-    async join(request, signal, clientTls) {
-      const ca = await trustedCa(options, signal);
+    async join(request, signal, session = {}) {
+      const { clientTls } = session;
+      const ca = await trustedCa(options, signal, session.caBundlePem);
       let response: Response<string>;
       try {
         response = await got.post(`${where}${JOIN_PATH}`, {

@@ -1,19 +1,52 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { ADMIN_INVENTORY_PATH, ADMIN_TOKENS_PATH, type AgentRecord, type TokenSummary } from '../protocol/index.ts';
+import { ADMIN_CA_PATH, ADMIN_CA_ROTATE_PATH, ADMIN_INVENTORY_PATH, ADMIN_TOKENS_PATH, CaRotateRequestSchema, type AgentRecord, type TokenSummary } from '../protocol/index.ts';
+import { firstIssueText, userIssueMessages } from '../common/document-errors.ts';
+import type { CaKeeper } from './ca-keeper.ts';
+import { RotationPhaseError } from './ca-rotation.ts';
 import { formatExpiry } from '../protocol/admin.ts';
 import type { Logger } from '../common/logger.ts';
 import { isAdminCertificate } from './admin-identity.ts';
-import { ProblemError, TokenExistsError, TokenNotFoundError, TokenSpecError } from './errors.ts';
+import { CaRecordConflictError, ProblemError, TokenExistsError, TokenNotFoundError, TokenSpecError } from './errors.ts';
 import { readBody, sendJson } from './http.ts';
 import { isRecordLive } from './inventory.ts';
 import type { AuthStorage } from './storage/types.ts';
 import { checkNewTokenRoles, formatProvisionToken, isTokenExpired, parseProvisionToken } from './tokens.ts';
 
 const MAX_TOKEN_BODY_BYTES = 64 * 1024;
+const MAX_ROTATE_BODY_BYTES = 4 * 1024;
+
+/** The rotation state, with how many live agents joined since its phase began (one inventory read). */
+async function caStatusWithAgents(ctx: AdminContext, now: number) {
+  const status = ctx.ca.status();
+  const since = Date.parse(status.changedAt);
+  const live = (await ctx.storage.listAgents()).map((e) => e.record).filter((r) => isRecordLive(r, now));
+  return { ...status, agents: { live: live.length, joinedSinceChange: live.filter((r) => Date.parse(r.lastJoin) >= since).length } };
+}
+
+/** POST /v1/admin/ca/rotate: one phase step or a manual rotation; an illegal step is 409 with the phase that may follow. */
+async function rotateCa(req: IncomingMessage, ctx: AdminContext, caller: string) {
+  let json: unknown;
+  try {
+    json = JSON.parse((await readBody(req, MAX_ROTATE_BODY_BYTES)).toString('utf8'));
+  } catch (err) {
+    throw new ProblemError('bad_request', 400, 'the rotate request body is not valid JSON', { cause: err });
+  }
+  const parsed = CaRotateRequestSchema.safeParse(json, { error: userIssueMessages });
+  if (!parsed.success) throw new ProblemError('bad_request', 400, `the rotate request must be {"phase": ...} or {"manual": true, "graceSeconds": N}: ${firstIssueText(parsed.error)}`);
+  try {
+    const status = await ctx.ca.rotate(parsed.data);
+    ctx.logger.info('admin: CA rotation', { caller, ...parsed.data, phase: status.phase, signing: status.signing, serving: status.serving });
+    return status;
+  } catch (err) {
+    if (err instanceof RotationPhaseError || err instanceof CaRecordConflictError) throw new ProblemError('conflict', 409, err.message, { cause: err });
+    throw err;
+  }
+}
 
 export interface AdminContext {
   storage: AuthStorage;
+  ca: Pick<CaKeeper, 'status' | 'rotate'>;
   now: () => number;
   logger: Logger;
 }
@@ -63,7 +96,8 @@ function tokenNameOf(encoded: string): string {
 }
 
 /**
- * /v1/admin/tokens (GET list, POST YAML, GET/DELETE /NAME) and /v1/admin/inventory (GET). Every admin
+ * /v1/admin/tokens (GET list, POST YAML, GET/DELETE /NAME), /v1/admin/inventory (GET) and
+ * /v1/admin/ca (GET, POST /rotate). Every admin
  * action is logged with the caller; token contents are not.
  */
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: AdminContext): Promise<void> {
@@ -71,6 +105,8 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
   const url = new URL(req.url ?? '/', 'https://admin');
   const path = url.pathname;
   const now = ctx.now();
+  if (path === ADMIN_CA_PATH && req.method === 'GET') return sendJson(res, 200, await caStatusWithAgents(ctx, now));
+  if (path === ADMIN_CA_ROTATE_PATH && req.method === 'POST') return sendJson(res, 200, await rotateCa(req, ctx, caller));
   if (path === ADMIN_INVENTORY_PATH && req.method === 'GET') {
     const agents: AgentRecord[] = (await ctx.storage.listAgents()).map((e) => e.record).filter((r) => isRecordLive(r, now));
     agents.sort((a, b) => `${a.namespace}/${a.hostId}`.localeCompare(`${b.namespace}/${b.hostId}`));

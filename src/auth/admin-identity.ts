@@ -27,16 +27,20 @@ export function isAdminCertificate(der: Uint8Array<ArrayBuffer>): boolean {
 
 /**
  * Makes sure `<stateDir>/admin` holds a client identity for the admin API, signed by `ca` and valid for
- * at least a month more; writes a new one otherwise (key 0600). Like tctl inside the auth pod, the
- * token commands find it there with no flags.
+ * at least a month more; writes a new one otherwise (key 0600). Its `ca.crt` is `bundlePem`, every CA
+ * the server may present during a rotation. Like tctl inside the auth pod, the token commands find it
+ * there with no flags.
  */
-export async function ensureAdminIdentity(stateDir: string, ca: CertificateAuthority, now: number): Promise<{ dir: string; created: boolean }> {
+export async function ensureAdminIdentity(stateDir: string, ca: CertificateAuthority, now: number, bundlePem: string): Promise<{ dir: string; created: boolean }> {
   const dir = stateDirPaths(stateDir).adminIdentity;
   const paths = adminIdentityFiles(dir);
   try {
     const existing = new X509Certificate(await readFile(paths.cert, 'utf8'));
     const chained = existing.issuer === ca.cert.subject && (await existing.verify({ publicKey: ca.cert, signatureOnly: true }));
-    if (chained && existing.notAfter.getTime() - now > 30 * 24 * 3600 * 1000) return { dir, created: false };
+    if (chained && existing.notAfter.getTime() - now > 30 * 24 * 3600 * 1000) {
+      if ((await readFile(paths.ca, 'utf8').catch(() => '')) !== bundlePem) await writeFileAtomic(paths.ca, bundlePem, 0o644);
+      return { dir, created: false };
+    }
   } catch {
     // Absent or unreadable: make a new one below.
   }
@@ -57,6 +61,6 @@ export async function ensureAdminIdentity(stateDir: string, ca: CertificateAutho
   await makeDirs(dir, 0o700);
   await writeFileAtomic(paths.key, privateKeyPem(await subtle.exportKey('pkcs8', keys.privateKey)), 0o600);
   await writeFileAtomic(paths.cert, cert.toString('pem') + '\n', 0o644);
-  await writeFileAtomic(paths.ca, ca.certPem, 0o644);
+  await writeFileAtomic(paths.ca, bundlePem, 0o644);
   return { dir, created: true };
 }

@@ -46,8 +46,14 @@ export interface CertificateAuthority {
   authorityKeyIdentifier: AuthorityKeyIdentifierExtension;
 }
 
-export function createCa(clusterName: string, now: number): Promise<StoredCa> {
-  return createSelfSignedCa({ name: [{ CN: [`kube-join CA ${clusterName}`] }, { O: ['kube-join'] }], now, lifetimeMs: CA_LIFETIME_MS });
+/**
+ * A new self-signed CA. A CA made by a rotation has its creation time in its CN: the old and new CAs share a
+ * bundle, and chain building (OpenSSL's, the agent's) picks issuers by subject name, so no two may
+ * share one.
+ */
+export function createCa(clusterName: string, now: number, options: { rotated?: boolean } = {}): Promise<StoredCa> {
+  const suffix = options.rotated ? ` ${new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z')}` : '';
+  return createSelfSignedCa({ name: [{ CN: [`kube-join CA ${clusterName}${suffix}`] }, { O: ['kube-join'] }], now, lifetimeMs: CA_LIFETIME_MS });
 }
 
 /** What differs between the certificates the CA signs: the rest (issuer, algorithm, backdating) is fixed. */

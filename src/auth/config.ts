@@ -4,7 +4,7 @@ import { AUTH_OPTIONS } from './options.ts';
 import { resolveLogSettings, type LogFormat, type LogLevel } from '../common/logger.ts';
 import { isInCluster } from '../kube/in-cluster-env.ts';
 import { CLUSTER_NAME_PATTERN } from '../protocol/index.ts';
-import { NAMESPACE_NAME } from './kube-names.ts';
+import { NAMESPACE_NAME, SUBDOMAIN_NAME } from './kube-names.ts';
 
 
 /** Kubernetes API access of the auth service (in_cluster TokenReviews). */
@@ -28,6 +28,13 @@ export interface OidcConfig {
   jwksCooldownMs: number;
 }
 
+/** Where the CA bundle is published; undefined: nowhere (no namespace named or selected). */
+export interface CaBundlePublishConfig {
+  configMap: string;
+  namespaces: string[];
+  namespaceSelector: string | undefined;
+}
+
 export interface ResolvedAuthConfig {
   listen: { host: string; port: number };
   /** Plain-HTTP /metrics (--metrics-addr); undefined: not served ("off"). */
@@ -40,6 +47,9 @@ export interface ResolvedAuthConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
   caKeyEncryptionKeyFile: string | undefined;
+  /** How often the CA record is read back from storage (--ca-sync-interval). */
+  caSyncIntervalMs: number;
+  caBundlePublish: CaBundlePublishConfig | undefined;
   inventoryGraceMs: number;
   /** Look up joined agents' pods and mark the records of pods that are gone. */
   inventoryCheckPods: boolean;
@@ -61,6 +71,17 @@ function resolveStorage(type: string, namespace: string | undefined, kubeAccess:
   if (!kubeAccess) throw new ConfigError('storage', '--storage kubernetes needs the Kubernetes API: run in a pod or give --kubeconfig');
   if (namespace === undefined && !inCluster) throw new ConfigError('storageNamespace', '--storage kubernetes needs --storage-namespace when not running in a pod');
   return { type, namespace };
+}
+
+function resolveCaBundlePublish(v: Record<string, unknown>): CaBundlePublishConfig | undefined {
+  const configMap = v.caBundleConfigmap as string;
+  const namespaces = (v.caBundleNamespaces as string[] | undefined) ?? [];
+  const namespaceSelector = (v.caBundleNamespaceSelector as string | undefined)?.trim() || undefined;
+  if (!SUBDOMAIN_NAME.test(configMap)) throw new ConfigError('caBundleConfigmap', `--ca-bundle-configmap must be a ConfigMap name (a lower-case DNS subdomain; got ${JSON.stringify(configMap)})`);
+  const bad = namespaces.find((ns) => !NAMESPACE_NAME.test(ns));
+  if (bad !== undefined) throw new ConfigError('caBundleNamespaces', `--ca-bundle-namespaces must name namespaces (DNS-1123 labels; got ${JSON.stringify(bad)})`);
+  if (namespaces.length === 0 && namespaceSelector === undefined) return undefined;
+  return { configMap, namespaces, namespaceSelector };
 }
 
 export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
@@ -91,7 +112,10 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   if (maxAgentsPerServiceAccount < 1) throw new ConfigError('maxAgentsPerServiceAccount', '--max-agents-per-service-account must be at least 1');
   const maxConcurrentReviews = v.maxConcurrentReviews as number;
   if (maxConcurrentReviews < 1) throw new ConfigError('maxConcurrentReviews', '--max-concurrent-reviews must be at least 1');
+  const caSyncIntervalMs = v.caSyncInterval as number;
+  if (caSyncIntervalMs < 100) throw new ConfigError('caSyncInterval', '--ca-sync-interval must be at least 100ms');
   const inCluster = isInCluster(env);
+  const caBundlePublish = resolveCaBundlePublish(v);
   const storage = resolveStorage(v.storage as string, v.storageNamespace as string | undefined, v.kubeconfig !== undefined || inCluster, inCluster);
   if (v.inventoryCheckPods === true && v.kubeconfig === undefined && !inCluster) throw new ConfigError('inventoryCheckPods', '--inventory-check-pods needs the Kubernetes API: run in a pod or give --kubeconfig');
   return {
@@ -105,6 +129,8 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
     logLevel,
     logFormat,
     caKeyEncryptionKeyFile: v.caKeyEncryptionKeyFile as string | undefined,
+    caSyncIntervalMs,
+    caBundlePublish,
     inventoryGraceMs: v.inventoryGrace as number,
     inventoryCheckPods: v.inventoryCheckPods as boolean,
     maxAgentsPerServiceAccount,

@@ -51,6 +51,13 @@ export function stateDirError(dir: string, failed: string, err: unknown): KubeJo
   return new StorageError(`state directory ${dir} ${problem ?? failed} (${code ?? (err as Error | undefined)?.message ?? String(err)})`, err);
 }
 
+/** The CA record changed since it was read: another replica rotated at the same time. */
+export class CaRecordConflictError extends KubeJoinError<'ERR_CA_CONFLICT'> {
+  constructor() {
+    super('ERR_CA_CONFLICT', 'the CA record was changed by another auth replica at the same time; read the rotation state again (kube-join ca) and repeat the step if it is still due');
+  }
+}
+
 /** Another auth process already serves this state directory. */
 export class StateLockedError extends KubeJoinError<'ERR_STATE_LOCKED'> {
   readonly pid: number;

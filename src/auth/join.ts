@@ -11,7 +11,8 @@ import type { KubeIdentity, ValidatorSet } from './validators/types.ts';
 export interface JoinContext {
   storage: AuthStorage;
   validators: ValidatorSet;
-  ca: CertificateAuthority;
+  /** The CA that signs now and the bundle peers must trust (both change during a CA rotation). */
+  authority: () => { signing: CertificateAuthority; bundlePem: string };
   /** Trust domain of SPIFFE IDs and the audience ServiceAccount tokens must carry. */
   clusterName: string;
   certTtlMs: number;
@@ -119,7 +120,9 @@ async function issue(ctx: JoinContext, request: JoinRequest, audit: JoinAudit, p
   Object.assign(audit, { hostId, roles: roles.granted });
 
   const now = ctx.now();
-  const leaf = await issueLeaf(ctx.ca, {
+  // One reading for both: the leaf must chain to a CA of the bundle it is sent with.
+  const { signing, bundlePem } = ctx.authority();
+  const leaf = await issueLeaf(signing, {
     csrPem: request.csr,
     hostId,
     namespace: who.namespace,
@@ -142,7 +145,7 @@ async function issue(ctx: JoinContext, request: JoinRequest, audit: JoinAudit, p
   };
   return {
     certificateChain: leaf.toString('pem') + '\n',
-    caBundle: ctx.ca.certPem,
+    caBundle: bundlePem,
     notAfter: leaf.notAfter.toISOString(),
     identity,
   };

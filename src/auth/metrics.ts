@@ -10,6 +10,7 @@ import { isRecordLive } from './inventory.ts';
 import { createScrapeCache } from './scrape-cache.ts';
 import type { AuthStorage } from './storage/types.ts';
 import { sendMetrics } from '../common/metrics-http.ts';
+import { CA_ROTATION_PHASES, type CaStatus } from '../protocol/index.ts';
 
 /** How long one storage reading serves scrapes of the storage-backed gauges. */
 export const METRICS_STORAGE_CACHE_MS = 5_000;
@@ -25,7 +26,12 @@ export interface AuthMetrics {
   joinDuration: Histogram<'result'>;
   /** Live inventory records in storage (all replicas' joins), counted on scrape. */
   agents: Gauge;
+  /** notAfter of the signing CA. */
   caExpiry: Gauge;
+  /** notAfter of every CA of the rotation state, by `role` and `pin`. */
+  caNotAfter: Gauge<'role' | 'pin'>;
+  /** 1 for the rotation phase this replica is in, 0 for the others. */
+  caRotationPhase: Gauge<'phase'>;
   /** Provision-token expiries in storage, by `token` name, read on scrape. */
   tokenExpiry: Gauge<'token'>;
 }
@@ -34,7 +40,8 @@ export interface AuthMetricsOptions {
   processMetrics: boolean;
   /** Where the agents and token-expiry gauges are read from on scrape, at most once per `cacheMs`. */
   storage: AuthStorage;
-  caNotAfter: Date;
+  /** The CA rotation state, read on scrape (it changes with a rotation). */
+  caStatus: () => CaStatus;
   now: () => number;
   /** Hears storage reads that fail on scrape (warn once per streak). */
   logger: Logger;
@@ -70,13 +77,40 @@ export function createAuthMetrics(options: AuthMetricsOptions): AuthMetrics {
       .slice(0, MAX_TOKEN_EXPIRY_SERIES),
   );
   registerBuildInfo(registry, 'kube_join_auth_build_info', AGENT_VERSION);
+  const seconds = (iso: string) => Date.parse(iso) / 1000;
   const caExpiry = new Gauge({
     name: 'kube_join_auth_ca_expiry_timestamp_seconds',
     help: 'notAfter of the CA certificate that signs agents\' certificates, as a Unix timestamp',
     registers: [registry],
+    collect() {
+      const status = options.caStatus();
+      const signing = status.cas.find((c) => c.pin === status.signing);
+      if (signing !== undefined) this.set(seconds(signing.notAfter));
+    },
   });
-  caExpiry.set(options.caNotAfter.getTime() / 1000);
+  const caNotAfter = new Gauge({
+    name: 'kube_join_auth_ca_not_after_timestamp_seconds',
+    help: 'notAfter of each CA of the rotation state, by role (current, next, previous) and pin (sha256 of its public key), as a Unix timestamp',
+    labelNames: ['role', 'pin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const ca of options.caStatus().cas) this.set({ role: ca.role, pin: ca.pin }, seconds(ca.notAfter));
+    },
+  });
+  const caRotationPhase = new Gauge({
+    name: 'kube_join_auth_ca_rotation_phase',
+    help: 'CA rotation phase of this replica: 1 for the phase it is in (standby when no rotation runs), 0 for the others',
+    labelNames: ['phase'],
+    registers: [registry],
+    collect() {
+      const { phase } = options.caStatus();
+      for (const p of CA_ROTATION_PHASES) this.set({ phase: p }, p === phase ? 1 : 0);
+    },
+  });
   return {
+    caNotAfter,
+    caRotationPhase,
     registry,
     joins: new Counter({
       name: 'kube_join_auth_joins_total',

@@ -17,6 +17,7 @@ import type { AuthMetrics } from './metrics.ts';
 import { handleAdmin } from './admin-api.ts';
 import { isAdminCertificate } from './admin-identity.ts';
 import { readPresentedLeaf, type PresentedLeaf } from './ca.ts';
+import type { CaKeeper, CaMaterial } from './ca-keeper.ts';
 import type { JoinRateLimiter } from './rate-limit.ts';
 import { createReadiness, storageReadiness, type ReadinessCheck } from './readiness.ts';
 import { firstIssueText, userIssueMessages } from '../common/document-errors.ts';
@@ -24,7 +25,8 @@ import { firstIssueText, userIssueMessages } from '../common/document-errors.ts'
 export interface AuthServerOptions {
   host: string;
   port: number;
-  tls: { certPem: string; keyPem: string };
+  /** Serving certificate, signing CA and bundle; the TLS context is swapped on every change. */
+  ca: Pick<CaKeeper, 'material' | 'onChange' | 'status' | 'rotate'>;
   join: JoinContext;
   logger: Logger;
   metrics: AuthMetrics;
@@ -112,12 +114,14 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   }
 
   // Client certificates are asked for but not required: agents join without one; the admin API checks
-  // for an admin identity itself.
-  const server: Server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false, ca: options.join.ca.certPem }, (req, res) => {
+  // for an admin identity itself. Presented certificates verify against the whole bundle, so an agent
+  // still holding a leaf of the old CA renews by identity during a rotation.
+  const tlsOf = (m: CaMaterial) => ({ cert: m.serving.certPem, key: m.serving.keyPem, ca: m.bundlePem, minVersion: 'TLSv1.2' as const });
+  const server: Server = createServer({ ...tlsOf(options.ca.material()), requestCert: true, rejectUnauthorized: false }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0] as string;
     const route = `${req.method} ${path}`;
     if (path.startsWith('/v1/admin/')) {
-      handleAdmin(req, res, { storage: options.join.storage, now: options.join.now, logger }).catch((err: unknown) => {
+      handleAdmin(req, res, { storage: options.join.storage, ca: options.ca, now: options.join.now, logger }).catch((err: unknown) => {
         // An admin is told what is wrong with storage ("state directory /x is read-only (EROFS)").
         const problem = problemOf(err, (storageErr) => storageErr.message);
         if (problem.status >= 500) logger.error('admin request failed', { route, error: (err as Error)?.message });
@@ -132,7 +136,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         return;
       case `GET ${CA_PATH}`:
         res.writeHead(200, { 'content-type': 'application/x-pem-file' });
-        res.end(options.join.ca.certPem);
+        res.end(options.ca.material().bundlePem);
         return;
       case 'GET /healthz':
         sendJson(res, 200, { status: 'ok' });
@@ -146,5 +150,6 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
+  options.ca.onChange((m) => server.setSecureContext(tlsOf(m)));
   return listen(server, options.host, options.port);
 }

@@ -3,12 +3,13 @@ import type { Logger } from '../common/logger.ts';
 import { ConfigError, errorLogFields } from '../common/errors.ts';
 import { createKubeClient, loadInClusterConfig, loadKubeconfig, IN_CLUSTER_DIR, type KubeClient, type KubeConnection } from '../kube/index.ts';
 import { spkiPin } from '../common/crypto.ts';
-import { issueServingCert, type CertificateAuthority } from './ca.ts';
+import type { CertificateAuthority } from './ca.ts';
 import { loadOrCreateCa, readKeyEncryptionKey } from './ca-bootstrap.ts';
+import { startCaKeeper, type CaKeeper } from './ca-keeper.ts';
+import { createConfigMapPublisher } from './ca-publisher.ts';
 import { join } from 'node:path';
 import { makeDirs, writeFileAtomic } from '../common/fs.ts';
 import type { Listening } from '../common/listen.ts';
-import { ensureAdminIdentity } from './admin-identity.ts';
 import { stateDirError } from './errors.ts';
 import { isRecordLive } from './inventory.ts';
 import { apiPodLookup, gonePodSweeper } from './pods-gone.ts';
@@ -33,9 +34,12 @@ export interface AuthService {
   address: { host: string; port: number };
   /** Where plain-HTTP /metrics listens; undefined with --metrics-addr off. */
   metricsAddress: { host: string; port: number } | undefined;
-  /** `sha256:<hex>` of the CA's public key, for agents' --ca-pin. */
+  /** `sha256:<hex>` of the signing CA's public key at start, for agents' --ca-pin. */
   caPin: string;
-  ca: CertificateAuthority;
+  /** The CA that signs now (it changes during a rotation). */
+  readonly ca: CertificateAuthority;
+  /** The CA rotation: status, steps, and the one change event of the bundle. */
+  caKeeper: CaKeeper;
   storage: AuthStorage;
   metrics: AuthMetrics;
   close(): Promise<void>;
@@ -121,6 +125,37 @@ async function validatorsFor(config: ResolvedAuthConfig, deps: AuthDeps, kube: K
 }
 
 const INVENTORY_SWEEP_MS = 60_000;
+/** Besides every bundle change, the bundle is published this often: namespaces created since get it. */
+const BUNDLE_REPUBLISH_MS = 60_000;
+
+/**
+ * Publishes the CA bundle into the configured ConfigMaps now, on every change the keeper reports, and
+ * every minute. Never blocks start-up or the keeper: failures are logged by the publisher.
+ */
+function startBundlePublishing(config: ResolvedAuthConfig, connection: KubeConnection | undefined, keeper: CaKeeper, logger: Logger): { close(): void } | undefined {
+  const publish = config.caBundlePublish;
+  if (publish === undefined) return undefined;
+  if (connection === undefined) {
+    // As for in_cluster tokens: the service runs, and says what it cannot do.
+    logger.warn('no Kubernetes API access (not in a pod, no --kubeconfig): the CA bundle ConfigMap is not published', { configMap: publish.configMap });
+    return undefined;
+  }
+  const client = createKubeClient(connection, { timeoutMs: config.kube.timeoutMs });
+  const publisher = createConfigMapPublisher({ client, name: publish.configMap, namespaces: publish.namespaces, namespaceSelector: publish.namespaceSelector, logger });
+  const publishing = (bundlePem: string) => {
+    publisher.publish(bundlePem).catch((err: unknown) => logger.warn('CA bundle: publishing failed', errorLogFields(err)));
+  };
+  keeper.onChange((m) => publishing(m.bundlePem));
+  publishing(keeper.material().bundlePem);
+  const timer = setInterval(() => publishing(keeper.material().bundlePem), BUNDLE_REPUBLISH_MS);
+  timer.unref();
+  return {
+    close() {
+      clearInterval(timer);
+      client.close();
+    },
+  };
+}
 
 /**
  * Drops inventory entries past their grace period. The agents gauge is not this sweep's: it is counted
@@ -143,25 +178,24 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
   let server: AuthServer | undefined;
   let metricsServer: Listening | undefined;
   let kube: KubeClient | undefined;
+  let keeper: CaKeeper | undefined;
   try {
     const kek = await readKeyEncryptionKey(config.caKeyEncryptionKeyFile);
     const where = { stateDir: config.stateDir, storage: config.storage.type };
-    const ca = await loadOrCreateCa(storage, { clusterName: config.clusterName, kek, now: deps.now(), logger: deps.logger, where });
-    const admin = await ensureAdminIdentity(config.stateDir, ca, deps.now()).catch((err: unknown) => {
-      throw stateDirError(config.stateDir, 'cannot be written (the admin identity)', err);
-    });
-    if (admin.created) deps.logger.info('wrote the admin identity', { dir: admin.dir });
-    const tls = await issueServingCert(ca, config.sans, config.clusterName, deps.now());
-    const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true, storage, caNotAfter: ca.cert.notAfter, now: deps.now, logger: deps.logger });
+    // Creates the first CA (once, whichever replica wins) and proves the key-encryption key opens it.
+    await loadOrCreateCa(storage, { clusterName: config.clusterName, kek, now: deps.now(), logger: deps.logger, where });
+    const caKeeper = await startCaKeeper({ storage, kek, clusterName: config.clusterName, sans: config.sans, maxCertTtlMs: config.maxCertTtlMs, syncIntervalMs: config.caSyncIntervalMs, stateDir: config.stateDir, now: deps.now, logger: deps.logger });
+    keeper = caKeeper;
+    const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true, storage, caStatus: () => caKeeper.status(), now: deps.now, logger: deps.logger });
     kube = kubeClientFor(config, connection, deps.logger);
     const validators = await validatorsFor(config, deps, kube);
     server = await startAuthServer({
       host: config.listen.host,
       port: config.listen.port,
-      tls,
+      ca: caKeeper,
       logger: deps.logger,
       metrics,
-      join: { storage, validators, ca, clusterName: config.clusterName, certTtlMs: config.certTtlMs, maxCertTtlMs: config.maxCertTtlMs, now: deps.now, inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount } },
+      join: { storage, validators, authority: () => caKeeper.material(), clusterName: config.clusterName, certTtlMs: config.certTtlMs, maxCertTtlMs: config.maxCertTtlMs, now: deps.now, inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount } },
       rateLimiter: createJoinRateLimiter({
         perSource: { perSecond: config.joinRate.perSource, burst: 2 * config.joinRate.perSource },
         global: { perSecond: config.joinRate.global, burst: 2 * config.joinRate.global },
@@ -174,6 +208,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     await writeFileAtomic(stateDirPaths(config.stateDir).authAddress, `${formatHostPort(local, server.address.port)}\n`, 0o644).catch((err: unknown) => {
       throw stateDirError(config.stateDir, `cannot be written (${AUTH_ADDRESS_FILE})`, err);
     });
+    const publishing = startBundlePublishing(config, connection, caKeeper, deps.logger);
     // resolveAuthConfig refuses --inventory-check-pods without Kubernetes API access.
     const markGone = config.inventoryCheckPods && kube !== undefined ? gonePodSweeper(storage, apiPodLookup(kube), deps.logger) : undefined;
     const sweep = async () => {
@@ -185,7 +220,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       sweep().catch((err: unknown) => deps.logger.warn('inventory sweep failed', errorLogFields(err)));
     }, INVENTORY_SWEEP_MS);
     sweeper.unref();
-    const caPin = spkiPin(ca.cert);
+    const caPin = spkiPin(caKeeper.material().signing.cert);
     const metricsAddr = metricsServer === undefined ? 'off' : formatHostPort(metricsServer.address.host, metricsServer.address.port);
     deps.logger.info('auth service listening', { addr: formatHostPort(server.address.host, server.address.port), port: server.address.port, metricsAddr, caPin, clusterName: config.clusterName });
     const running = server;
@@ -195,11 +230,16 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       address: running.address,
       metricsAddress: runningMetrics?.address,
       caPin,
-      ca,
+      get ca() {
+        return caKeeper.material().signing;
+      },
+      caKeeper,
       storage,
       metrics,
       async close() {
         clearInterval(sweeper);
+        caKeeper.close();
+        publishing?.close();
         await running.close();
         await runningMetrics?.close();
         runningKube?.close();
@@ -207,6 +247,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       },
     };
   } catch (err) {
+    keeper?.close();
     await server?.close();
     await metricsServer?.close();
     kube?.close();

@@ -4,6 +4,9 @@ import { readUserFile } from '../common/read-file.ts';
 import { firstIssueText, userIssueMessages } from '../common/document-errors.ts';
 import type { z } from 'zod';
 import {
+  ADMIN_CA_PATH,
+  ADMIN_CA_ROTATE_PATH,
+  CaStatusSchema,
   ADMIN_INVENTORY_PATH,
   ADMIN_TOKENS_PATH,
   InventorySchema,
@@ -13,6 +16,8 @@ import {
   adminIdentityFiles,
   stateDirPaths,
   type AgentRecord,
+  type CaRotateRequest,
+  type CaStatus,
   type TokenSummary,
 } from '../protocol/index.ts';
 import type { ResolvedAdminConfig } from './admin-options.ts';
@@ -33,6 +38,8 @@ export interface AdminClient {
   createToken(yaml: string, overwrite: boolean): Promise<TokenSummary>;
   deleteToken(name: string): Promise<void>;
   inventory(): Promise<AgentRecord[]>;
+  caStatus(): Promise<CaStatus>;
+  rotateCa(request: CaRotateRequest): Promise<CaStatus>;
 }
 
 /** What to give from outside the auth pod, where the state directory holds neither address nor identity. */
@@ -100,10 +107,10 @@ export async function connectAdmin(config: ResolvedAdminConfig): Promise<AdminCl
     throwHttpErrors: false,
   });
 
-  async function call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: string): Promise<Response<string>> {
+  async function call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: string, contentType = 'application/yaml'): Promise<Response<string>> {
     let response: Response<string>;
     try {
-      response = await client(`${base}${path}`, { method, ...(body !== undefined ? { body, headers: { 'content-type': 'application/yaml' } } : {}) });
+      response = await client(`${base}${path}`, { method, ...(body !== undefined ? { body, headers: { 'content-type': contentType } } : {}) });
     } catch (err) {
       throw new AdminRequestError(`auth service ${base} unreachable: ${err instanceof RequestError ? (err.code ?? err.message) : String(err)}`, undefined, undefined, err);
     }
@@ -143,6 +150,12 @@ export async function connectAdmin(config: ResolvedAdminConfig): Promise<AdminCl
     },
     async inventory() {
       return json(await call('GET', ADMIN_INVENTORY_PATH), InventorySchema).agents;
+    },
+    async caStatus() {
+      return json(await call('GET', ADMIN_CA_PATH), CaStatusSchema);
+    },
+    async rotateCa(request) {
+      return json(await call('POST', ADMIN_CA_ROTATE_PATH, JSON.stringify(request), 'application/json'), CaStatusSchema);
     },
   };
 }

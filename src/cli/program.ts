@@ -5,6 +5,7 @@ import { agentCommand } from './agent.ts';
 import { authCommand } from './auth.ts';
 import { tokenCommand } from './token.ts';
 import { appsCommand } from './apps.ts';
+import { caCommand } from './ca.ts';
 import { demoCommand } from './demo.ts';
 import { injectorCommand } from './injector.ts';
 import { exitCodeOf, usageErrorLine } from './exit-codes.ts';
@@ -21,6 +22,7 @@ authCommand(program);
 injectorCommand(program);
 tokenCommand(program);
 appsCommand(program);
+caCommand(program);
 demoCommand(program);
 // The command whose action runs, so that its fatal error can also be one of its log lines.
 let running: Command | undefined;

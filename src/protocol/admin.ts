@@ -86,3 +86,63 @@ export const TokenSummarySchema = z
   .strict();
 export type TokenSummary = z.infer<typeof TokenSummarySchema>;
 export const TokenListSchema = z.object({ tokens: z.array(TokenSummarySchema) }).strict();
+
+/** The CA and its rotation: GET shows them (`kube-join ca`), POST …/rotate steps a rotation. */
+export const ADMIN_CA_PATH = '/v1/admin/ca';
+export const ADMIN_CA_ROTATE_PATH = '/v1/admin/ca/rotate';
+
+/** The phases of a CA rotation, in order (Teleport's, with dashes). */
+export const CA_ROTATION_PHASES = ['standby', 'init', 'update-clients', 'update-servers'] as const;
+
+/** One CA of the rotation state, as `kube-join ca` shows it. */
+export const CaEntrySchema = z
+  .object({
+    /** current: in use at standby, or being replaced; next: being rotated in; previous: replaced, leaving the bundle. */
+    role: z.enum(['current', 'next', 'previous']),
+    subject: z.string(),
+    /** `sha256:<hex>` of its SubjectPublicKeyInfo, the form of the agent's --ca-pin. */
+    pin: z.string(),
+    notBefore: z.iso.datetime(),
+    notAfter: z.iso.datetime(),
+    inBundle: z.boolean(),
+    /** previous only: when it leaves the bundle (every leaf it signed has expired by then). */
+    retireAt: z.iso.datetime().optional(),
+  })
+  .strict();
+export type CaEntry = z.infer<typeof CaEntrySchema>;
+
+export const CaStatusSchema = z
+  .object({
+    clusterName: z.string(),
+    phase: z.enum(CA_ROTATION_PHASES),
+    /** How the latest rotation ran: phased (step by step) or manual (all at once). */
+    mode: z.enum(['phased', 'manual']),
+    changedAt: z.iso.datetime(),
+    /** Pin of the CA that signs agents' certificates now. */
+    signing: z.string(),
+    /** Pin of the CA that signed the auth service's serving certificate now. */
+    serving: z.string(),
+    /** Pins of every CA in the bundle (GET /v1/ca, the join answer's caBundle, the ConfigMap). */
+    bundlePins: z.array(z.string()),
+    /** An automatic rotation (--auto): when it steps to the next phase by itself. */
+    nextStepAt: z.iso.datetime().optional(),
+    /**
+     * Live agents in the inventory, and how many of them joined since the phase began (so hold the
+     * bundle of this phase, or a leaf of its signing CA): step on when they are all there.
+     */
+    agents: z.object({ live: z.number().int().nonnegative(), joinedSinceChange: z.number().int().nonnegative() }).strict().optional(),
+    cas: z.array(CaEntrySchema),
+  })
+  .strict();
+export type CaStatus = z.infer<typeof CaStatusSchema>;
+
+/**
+ * POST …/rotate: one phase step; an immediate rotation (`manual`) whose old CA leaves after
+ * `graceSeconds`; or an automatic one (`auto`) that steps through every phase within `graceSeconds`.
+ */
+export const CaRotateRequestSchema = z.union([
+  z.object({ phase: z.enum(CA_ROTATION_PHASES) }).strict(),
+  z.object({ manual: z.literal(true), graceSeconds: z.number().int().nonnegative() }).strict(),
+  z.object({ auto: z.literal(true), graceSeconds: z.number().int().positive() }).strict(),
+]);
+export type CaRotateRequest = z.infer<typeof CaRotateRequestSchema>;

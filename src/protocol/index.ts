@@ -29,8 +29,14 @@ export {
   InventorySchema,
   TokenSummarySchema,
   TokenListSchema,
+  ADMIN_CA_PATH,
+  ADMIN_CA_ROTATE_PATH,
+  CA_ROTATION_PHASES,
+  CaEntrySchema,
+  CaStatusSchema,
+  CaRotateRequestSchema,
 } from './admin.ts';
-export type { AgentRecord, Inventory, TokenSummary, AdminIdentityFiles } from './admin.ts';
+export type { AgentRecord, Inventory, TokenSummary, AdminIdentityFiles, CaEntry, CaStatus, CaRotateRequest } from './admin.ts';
 export {
   PROJECTED_TOKEN_DIR,
   PROJECTED_TOKEN_FILE,

@@ -208,6 +208,7 @@ describe('chart kube-join-agent (real helm)', () => {
     assert.deepEqual(config.authAddr, { host: 'kube-join-auth.kube-join.svc', port: 3025 });
     assert.equal(config.tokenName, 'kube-token');
     assert.equal(config.tokenPaths[0], PROJECTED_TOKEN_PATH);
+    // The seed mounts the bundle the auth chart publishes: no pin to copy.
     assert.deepEqual(config.trust, { kind: 'ca-file', path: '/var/run/kube-join/ca/ca.crt' });
     assert.deepEqual(config.roles, ['App']);
     assert.deepEqual(config.apps, [{ name: 'grafana', uri: 'http://localhost:3000' }]);
@@ -469,7 +470,9 @@ describe('chart kube-join-auth (real helm)', () => {
       'ServiceAccount/kube-join-auth',
       'ConfigMap/kube-join-auth-tokens',
       'PersistentVolumeClaim/kube-join-auth-state',
+      'ClusterRole/kube-join-kube-join-auth-ca-bundle',
       'ClusterRoleBinding/kube-join-kube-join-auth-tokenreview',
+      'ClusterRoleBinding/kube-join-kube-join-auth-ca-bundle',
       'Service/kube-join-auth',
       'Deployment/kube-join-auth',
     ]);
@@ -518,7 +521,7 @@ describe('chart kube-join-auth (real helm)', () => {
   });
 
   it('binds its ServiceAccount to system:auth-delegator for TokenReview', () => {
-    const binding = findOne(rendered, 'ClusterRoleBinding');
+    const binding = findOne(rendered, 'ClusterRoleBinding', 'kube-join-kube-join-auth-tokenreview');
     assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:auth-delegator' });
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'kube-join-auth', namespace: 'kube-join' }]);
     const pod = findOne(rendered, 'Deployment').spec.template.spec;
@@ -637,11 +640,10 @@ describe('chart kube-join-auth (real helm)', () => {
 
   it('rbac.tokenReviewRole minimal: its own ClusterRole with only create on tokenreviews, instead of system:auth-delegator', async () => {
     const manifests = await renderChart(AUTH, { ...seed, rbac: { tokenReviewRole: 'minimal' } }, { namespace: 'kube-join' });
-    const role = findOne(manifests, 'ClusterRole');
-    assert.equal(role.metadata.name, 'kube-join-kube-join-auth-tokenreview');
+    const role = findOne(manifests, 'ClusterRole', 'kube-join-kube-join-auth-tokenreview');
     assert.deepEqual(role.rules, [{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }]);
-    assert.deepEqual(findOne(manifests, 'ClusterRoleBinding').roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
-    assert.equal(rendered.filter((m) => m.kind === 'ClusterRole').length, 0, 'the default binds system:auth-delegator and creates no ClusterRole');
+    assert.deepEqual(findOne(manifests, 'ClusterRoleBinding', 'kube-join-kube-join-auth-tokenreview').roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
+    assert.equal(rendered.filter((m) => m.kind === 'ClusterRole' && m.metadata.name.endsWith('-tokenreview')).length, 0, 'the default binds system:auth-delegator and creates no TokenReview ClusterRole');
   });
 
   it('inventory.checkPods: --inventory-check-pods, and a ClusterRole with only get on pods bound to its ServiceAccount', async () => {
@@ -693,9 +695,32 @@ describe('chart kube-join-auth (real helm)', () => {
     assert.equal(findOne(renamed, 'Deployment').metadata.name, 'corp-join');
   });
 
-  it('NOTES print the CA pin command and one `kube-join token create` per token', async () => {
+  it('publishes the CA bundle ConfigMap where caBundle says, with RBAC narrowed to its name', async () => {
+    const args = findOne(rendered, 'Deployment').spec.template.spec.containers[0].args as string[];
+    const flags = parseFlags(AUTH_OPTIONS, args.slice(1));
+    assert.deepEqual([flags.caBundleConfigmap, flags.caBundleNamespaces, flags.caBundleNamespaceSelector], ['kube-join-ca-bundle', ['teleport-agent'], undefined]);
+    const role = findOne(rendered, 'ClusterRole', 'kube-join-kube-join-auth-ca-bundle');
+    assert.deepEqual(role.rules, [
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['kube-join-ca-bundle'], verbs: ['get', 'update'] },
+    ]);
+    const binding = findOne(rendered, 'ClusterRoleBinding', 'kube-join-kube-join-auth-ca-bundle');
+    assert.deepEqual([binding.roleRef.name, binding.subjects], ['kube-join-kube-join-auth-ca-bundle', [{ kind: 'ServiceAccount', name: 'kube-join-auth', namespace: 'kube-join' }]]);
+    // A selector adds list on namespaces; no caBundle namespaces at all: no flag and no ClusterRole.
+    const selected = await renderChart(AUTH, { ...seed, caBundle: { configMap: 'trust', namespaceSelector: 'kube-join.io/ca-bundle=true' } });
+    const selectedArgs = findOne(selected, 'Deployment').spec.template.spec.containers[0].args as string[];
+    assert.equal(selectedArgs[selectedArgs.indexOf('--ca-bundle-namespace-selector') + 1], 'kube-join.io/ca-bundle=true');
+    assert.deepEqual(findOne(selected, 'ClusterRole').rules.at(-1), { apiGroups: [''], resources: ['namespaces'], verbs: ['list'] });
+    assert.deepEqual(findOne(selected, 'ClusterRole').rules[1].resourceNames, ['trust']);
+    const none = await renderChart(AUTH, { ...seed, caBundle: { namespaces: [] } });
+    assert.equal(none.filter((m) => m.kind === 'ClusterRole').length, 0);
+    assert.ok(!(findOne(none, 'Deployment').spec.template.spec.containers[0].args as string[]).includes('--ca-bundle-configmap'));
+  });
+
+  it('NOTES print the kube-join ca command, where the bundle is published, and one `kube-join token create` per token', async () => {
     const notes = await renderNotes(AUTH, seed, { namespace: 'kube-join' });
-    assert.ok(notes.includes(`  kubectl -n kube-join logs deploy/kube-join-auth | grep -o '"caPin":"[^"]*"'\n`), notes);
+    assert.ok(notes.includes('  kubectl -n kube-join exec deploy/kube-join-auth -- kube-join ca\n'), notes);
+    assert.ok(notes.includes('   The CA bundle is published into ConfigMap kube-join-ca-bundle (key ca.crt) in\n   teleport-agent: agents there mount it, no pin needed.\n'), notes);
     assert.ok(notes.includes('  kubectl -n kube-join exec deploy/kube-join-auth -- kube-join token create -f /etc/kube-join/tokens/kube-token.yaml\n'), notes);
   });
 });

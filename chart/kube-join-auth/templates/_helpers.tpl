@@ -64,6 +64,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if $v.caKeyEncryption.secret -}}
 {{- $args = concat $args (list "--ca-key-encryption-key-file" (printf "%s/%s" (include "kube-join-auth.kekDir" .) $v.caKeyEncryption.key)) -}}
 {{- end -}}
+{{- if or $v.caBundle.namespaces $v.caBundle.namespaceSelector -}}
+{{- $args = concat $args (list "--ca-bundle-configmap" $v.caBundle.configMap) -}}
+{{- range $v.caBundle.namespaces -}}
+{{- $args = concat $args (list "--ca-bundle-namespaces" .) -}}
+{{- end -}}
+{{- if $v.caBundle.namespaceSelector -}}
+{{- $args = concat $args (list "--ca-bundle-namespace-selector" $v.caBundle.namespaceSelector) -}}
+{{- end -}}
+{{- end -}}
 {{- if $v.certTtl -}}
 {{- $args = concat $args (list "--cert-ttl" $v.certTtl) -}}
 {{- end -}}

@@ -4,12 +4,14 @@ import { createHash } from 'node:crypto';
 import { AgentRecordSchema, type AgentRecord } from '../../protocol/index.ts';
 import { makeDirs, writeFileAtomic } from '../../common/fs.ts';
 import type { StoredCa } from '../ca.ts';
-import { StateLockedError, StorageError, TokenExistsError, TokenNotFoundError, stateDirError } from '../errors.ts';
+import { CaRecordConflictError, StateLockedError, StorageError, TokenExistsError, TokenNotFoundError, stateDirError } from '../errors.ts';
 import { formatProvisionToken, isValidTokenName, parseProvisionToken, type ProvisionToken } from '../tokens.ts';
-import type { AuthStorage } from './types.ts';
+import type { AuthStorage, StoredCaRecord } from './types.ts';
 
 const CA_CERT = 'ca.crt';
 const CA_KEY = 'ca.key';
+/** The rotation state (phase and every CA with its key, sealed like ca.key); supersedes ca.crt/ca.key. */
+const CA_ROTATION = 'ca-rotation.json';
 const TOKENS = 'tokens';
 const AGENTS = 'agents';
 const LOCK = 'auth.lock';
@@ -165,8 +167,31 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
       return { certPem, keyPem };
   };
 
+  const getCaRecord = async (): Promise<StoredCaRecord | undefined> => {
+    const [ca, rotationJson] = await Promise.all([getCa(), readOptional(join(dir, CA_ROTATION))]);
+    if (ca === undefined) return undefined;
+    const version = createHash('sha256').update(JSON.stringify([ca.certPem, ca.keyPem, rotationJson ?? null])).digest('hex');
+    return { ca, rotationJson, version };
+  };
+  // This process is the only writer (the lock); the chain keeps its own writes from interleaving.
+  let caWrites: Promise<unknown> = Promise.resolve();
+
   return {
     getCa,
+    getCaRecord,
+    putCaRecord(record, version) {
+      const write = caWrites.then(async () => {
+        if ((await getCaRecord())?.version !== version) throw new CaRecordConflictError();
+        // The rotation file first: it is what start-up believes, whatever a crash leaves of the others.
+        await writing('the CA', async () => {
+          await writeFileAtomic(join(dir, CA_ROTATION), record.rotationJson, 0o600);
+          await writeFileAtomic(join(dir, CA_KEY), record.ca.keyPem, 0o600);
+          await writeFileAtomic(join(dir, CA_CERT), record.ca.certPem, 0o644);
+        });
+      });
+      caWrites = write.catch(() => undefined);
+      return write;
+    },
     async createCa(ca: StoredCa) {
       const existing = await getCa();
       if (existing) return existing;

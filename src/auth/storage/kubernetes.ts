@@ -3,9 +3,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { AgentRecordSchema, type AgentRecord } from '../../protocol/index.ts';
 import { KubeApiError, KubeUnreachableError, type KubeClient } from '../../kube/index.ts';
 import type { StoredCa } from '../ca.ts';
-import { StorageError, TokenExistsError, TokenNotFoundError } from '../errors.ts';
+import { CaRecordConflictError, StorageError, TokenExistsError, TokenNotFoundError } from '../errors.ts';
 import { formatProvisionToken, isValidTokenName, parseProvisionToken, type ProvisionToken } from '../tokens.ts';
-import type { AuthStorage } from './types.ts';
+import type { AuthStorage, StoredCaRecord } from './types.ts';
 import { NAMESPACE_NAME } from '../kube-names.ts';
 import { retryDelayMs } from '../../common/backoff.ts';
 
@@ -27,6 +27,8 @@ export const CA_SECRET = 'kube-join-ca';
 export const PROBE_SECRET = 'kube-join-readiness-probe';
 const CA_CERT = 'ca.crt';
 const CA_KEY = 'ca.key';
+/** Key of the CA Secret holding the rotation state; one object, so one resourceVersion guards it all. */
+const CA_ROTATION = 'rotation.json';
 const TOKEN_KEY = 'token.yaml';
 const TOKEN_PREFIX = 'kube-join-token-';
 const AGENT_PREFIX = 'kube-join-agent-';
@@ -106,7 +108,8 @@ function isStatus(err: unknown, status: number): err is KubeApiError {
 /**
  * Provision tokens, the CA and the inventory as objects in one namespace, for several auth replicas:
  * - the CA: Secret `kube-join-ca` (`ca.crt`, `ca.key`), created with POST only, so replicas starting at
- *   once agree on the first one stored;
+ *   once agree on the first one stored; a rotation adds `rotation.json` and updates the Secret with the
+ *   resourceVersion read, so one replica drives each phase and the others follow;
  * - each provision token: a Secret `kube-join-token-<mapped name>` (see tokenObjectName), the YAML in
  *   `token.yaml`, the real name in an annotation;
  * - each agent: a `coordination.k8s.io/v1` Lease named from a hash of its key, the record as JSON in an
@@ -220,6 +223,13 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
     return secret === undefined ? undefined : caOf(secret);
   }
 
+  async function getCaRecord(): Promise<StoredCaRecord | undefined> {
+    const secret = await getObject<Secret>('secrets', CA_SECRET);
+    if (secret === undefined) return undefined;
+    const rotation = secret.data?.[CA_ROTATION];
+    return { ca: caOf(secret), rotationJson: rotation === undefined ? undefined : unb64(rotation), version: secret.metadata.resourceVersion ?? '' };
+  }
+
   // --- tokens -----------------------------------------------------------------------------------
 
   const tokenSecret = (token: ProvisionToken): Secret & { apiVersion: string; kind: string; type: string } => ({
@@ -281,6 +291,22 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
 
   return {
     getCa,
+    getCaRecord,
+    async putCaRecord(record, version) {
+      const body = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        metadata: { name: CA_SECRET, labels: labelsOf('ca'), resourceVersion: version },
+        data: { [CA_CERT]: b64(record.ca.certPem), [CA_KEY]: b64(record.ca.keyPem), [CA_ROTATION]: b64(record.rotationJson) },
+      };
+      try {
+        await call('update', 'secrets', 'PUT', `${base.secrets}/${CA_SECRET}`, { body, handled: [409] });
+      } catch (err) {
+        if (isStatus(err, 409)) throw new CaRecordConflictError();
+        throw err;
+      }
+    },
     async createCa(ca) {
       const body = {
         apiVersion: 'v1',

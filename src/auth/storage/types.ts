@@ -2,6 +2,14 @@ import type { AgentRecord } from '../../protocol/index.ts';
 import type { StoredCa } from '../ca.ts';
 import type { ProvisionToken } from '../tokens.ts';
 
+/** The CA record: `ca` is the current CA (ca.crt, ca.key); `rotationJson` supersedes it when present. */
+export interface StoredCaRecord {
+  ca: StoredCa;
+  rotationJson: string | undefined;
+  /** Opaque: the Secret's resourceVersion, or a hash of the files. */
+  version: string;
+}
+
 /**
  * Where the auth service keeps its state: one small record per CA, per token (and, later, per agent),
  * never one big object, so that backends like Kubernetes Secrets scale and do not conflict.
@@ -11,6 +19,16 @@ export interface AuthStorage {
   getCa(): Promise<StoredCa | undefined>;
   /** Stores the CA only if none exists; returns the one that is stored (ours or a racing writer's). */
   createCa(ca: StoredCa): Promise<StoredCa>;
+  /**
+   * The CA record as a whole: the current CA, the rotation state (JSON, undefined before the first
+   * rotation) and a version for compare-and-swap; undefined before the first start.
+   */
+  getCaRecord(): Promise<StoredCaRecord | undefined>;
+  /**
+   * Replaces the CA record if it is still at `version` (what getCaRecord returned): one replica drives a
+   * rotation, and a racing one gets CaRecordConflictError instead of overwriting it.
+   */
+  putCaRecord(record: { ca: StoredCa; rotationJson: string }, version: string): Promise<void>;
   getToken(name: string): Promise<ProvisionToken | undefined>;
   /** Throws TokenExistsError when the name is taken and `overwrite` is not set. */
   putToken(token: ProvisionToken, options: { overwrite: boolean }): Promise<void>;

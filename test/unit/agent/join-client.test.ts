@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { PeerCertificate } from 'node:tls';
 import { X509Certificate as NodeX509 } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createJoinClient, checkAuthIdentity } from '../../../src/agent/join-client.ts';
@@ -83,6 +83,42 @@ describe('join client: who gets the token', () => {
     const wrong = createJoinClient({ addr, trust: { kind: 'ca-pin', pins: [`sha256:${'1'.repeat(64)}`] }, clusterName: CLUSTER, timeoutMs: 5000 });
     await assert.rejects(wrong.join(REQUEST), (err: unknown) => err instanceof CaPinMismatchError && /matches --ca-pin sha256:1{64} \(served: sha256:[0-9a-f]{64}, sha256:[0-9a-f]{64}\)/.test(err.message));
     assert.equal(real.tokenRequests(), 1);
+  });
+
+  it('with a pin of the old CA, trusts the bundle its last join answered: a server of the rotated-in CA is joined', async () => {
+    // rogueCa stands for the new CA here: the auth serves with it from update-servers on.
+    const tls = await issueServingCert(rogueCa, ['127.0.0.1'], CLUSTER, Date.now());
+    const server = await startRogueServer(tls, rogueCa.certPem);
+    servers.push(server);
+    const client = createJoinClient({ addr: { host: '127.0.0.1', port: server.port }, trust: { kind: 'ca-pin', pins: [spkiPin(realCa.cert)] }, clusterName: CLUSTER, timeoutMs: 5000 });
+    await assert.rejects(client.join(REQUEST), (err: unknown) => err instanceof CaPinMismatchError);
+    assert.equal(server.tokenRequests(), 0);
+    await assert.rejects(client.join(REQUEST, undefined, { caBundlePem: realCa.certPem + rogueCa.certPem }), { code: 'ERR_AUTH_UNAVAILABLE' });
+    assert.equal(server.tokenRequests(), 1);
+  });
+
+  it('re-reads --ca-file on every attempt: a ConfigMap volume swapped by the kubelet (..data symlink) is trusted at once', async () => {
+    const tls = await issueServingCert(rogueCa, ['127.0.0.1'], CLUSTER, Date.now());
+    const server = await startRogueServer(tls, rogueCa.certPem);
+    servers.push(server);
+    const dir = await mkdtemp(join(tmpdir(), 'kj-cm-'));
+    try {
+      // The kubelet's layout: ca.crt -> ..data/ca.crt, ..data -> ..<timestamp>/, swapped by one rename.
+      await mkdir(join(dir, '..v1'));
+      await writeFile(join(dir, '..v1', 'ca.crt'), realCa.certPem);
+      await symlink('..v1', join(dir, '..data'));
+      await symlink('..data/ca.crt', join(dir, 'ca.crt'));
+      const client = createJoinClient({ addr: { host: '127.0.0.1', port: server.port }, trust: { kind: 'ca-file', path: join(dir, 'ca.crt') }, clusterName: CLUSTER, timeoutMs: 5000 });
+      await assert.rejects(client.join(REQUEST), (err: unknown) => err instanceof TlsVerifyError);
+      await mkdir(join(dir, '..v2'));
+      await writeFile(join(dir, '..v2', 'ca.crt'), realCa.certPem + rogueCa.certPem);
+      await symlink('..v2', join(dir, '..data_tmp'));
+      await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+      await assert.rejects(client.join(REQUEST), { code: 'ERR_AUTH_UNAVAILABLE' });
+      assert.equal(server.tokenRequests(), 1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   for (const trust of ['ca-pin', 'ca-file'] as const) {

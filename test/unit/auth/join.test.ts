@@ -30,7 +30,8 @@ describe('decideJoin: the host is the pod the token proves', () => {
     storage = await openFileStorage(join(dir, 'state'), { serve: true, now: () => Date.now() });
     const yaml = `kind: token\nversion: v2\nmetadata: { name: t }\nspec:\n  roles: [App]\n  join_method: kubernetes\n  kubernetes:\n    type: static_jwks\n    allow: [{ service_account: "apps:billing" }]\n    static_jwks:\n      jwks: '${JSON.stringify(issuer.jwks())}'\n`;
     await storage.putToken(parseProvisionToken(yaml, Date.now()), { overwrite: false });
-    ctx = { storage, validators: { static_jwks: createStaticJwksValidator({ audience: CLUSTER }) }, ca: await testCa(CLUSTER), clusterName: CLUSTER, certTtlMs: 3_600_000, maxCertTtlMs: 3_600_000, now: () => Date.now(), inventory: { graceMs: 3_600_000, maxPerServiceAccount: 10 } };
+    const ca = await testCa(CLUSTER);
+    ctx = { storage, validators: { static_jwks: createStaticJwksValidator({ audience: CLUSTER }) }, authority: () => ({ signing: ca, bundlePem: ca.certPem }), clusterName: CLUSTER, certTtlMs: 3_600_000, maxCertTtlMs: 3_600_000, now: () => Date.now(), inventory: { graceMs: 3_600_000, maxPerServiceAccount: 10 } };
   });
   after(async () => {
     await storage?.close();

@@ -14,6 +14,7 @@ import { startAuthService, type AuthService } from '../../../src/auth/service.ts
 import { parseProvisionToken } from '../../../src/auth/tokens.ts';
 import { createLogger, silentLogger } from '../../../src/common/logger.ts';
 import { AGENT_VERSION } from '../../../src/protocol/version.ts';
+import type { CaStatus } from '../../../src/protocol/index.ts';
 import { tokenYaml } from '../../support/kube-join.ts';
 
 const HOUR = 3_600_000;
@@ -129,6 +130,45 @@ describe('auth metrics on scrape: build info, CA and token expiry, agents from s
   });
 });
 
+const STANDBY: CaStatus = {
+  clusterName: 'c',
+  phase: 'standby',
+  mode: 'phased',
+  changedAt: '2026-12-01T20:00:00Z',
+  signing: 'sha256:aa',
+  serving: 'sha256:aa',
+  bundlePins: ['sha256:aa'],
+  cas: [{ role: 'current', subject: 'CN=a', pin: 'sha256:aa', notBefore: '2026-01-01T00:00:00Z', notAfter: '2036-01-01T00:00:00Z', inBundle: true }],
+};
+
+describe('auth metrics: the CA rotation', () => {
+  it('exports notAfter per CA and a gauge per phase, read from the rotation state on each scrape', async () => {
+    let status = STANDBY;
+    const storage = { listTokens: async () => [], listAgents: async () => [] } as unknown as AuthStorage;
+    const metrics = createAuthMetrics({ processMetrics: false, storage, caStatus: () => status, now: () => 0, logger: silentLogger() });
+    const lines = async (prefix: string) => (await metrics.registry.metrics()).split('\n').filter((l) => l.startsWith(prefix));
+    assert.deepEqual(await lines('kube_join_auth_ca_rotation_phase{'), [
+      'kube_join_auth_ca_rotation_phase{phase="standby"} 1',
+      'kube_join_auth_ca_rotation_phase{phase="init"} 0',
+      'kube_join_auth_ca_rotation_phase{phase="update-clients"} 0',
+      'kube_join_auth_ca_rotation_phase{phase="update-servers"} 0',
+    ]);
+    status = {
+      ...STANDBY,
+      phase: 'update-clients',
+      signing: 'sha256:bb',
+      bundlePins: ['sha256:aa', 'sha256:bb'],
+      cas: [...STANDBY.cas, { role: 'next', subject: 'CN=b', pin: 'sha256:bb', notBefore: '2026-06-01T00:00:00Z', notAfter: '2036-06-01T00:00:00Z', inBundle: true }],
+    };
+    assert.deepEqual(await lines('kube_join_auth_ca_not_after_timestamp_seconds{'), [
+      `kube_join_auth_ca_not_after_timestamp_seconds{role="current",pin="sha256:aa"} ${Date.parse('2036-01-01T00:00:00Z') / 1000}`,
+      `kube_join_auth_ca_not_after_timestamp_seconds{role="next",pin="sha256:bb"} ${Date.parse('2036-06-01T00:00:00Z') / 1000}`,
+    ]);
+    assert.deepEqual(await lines('kube_join_auth_ca_expiry_timestamp_seconds'), [`kube_join_auth_ca_expiry_timestamp_seconds ${Date.parse('2036-06-01T00:00:00Z') / 1000}`]);
+    assert.ok((await lines('kube_join_auth_ca_rotation_phase{phase="update-clients"} 1')).length === 1);
+  });
+});
+
 describe('auth metrics: the token series are bounded', () => {
   it(`exports the ${MAX_TOKEN_EXPIRY_SERIES} tokens that expire soonest, however many storage holds`, async () => {
     const t0 = Date.parse('2026-12-01T20:00:00.000Z');
@@ -136,7 +176,7 @@ describe('auth metrics: the token series are bounded', () => {
     // Storage lists by name; expiries run the other way, so the bound must sort, not take the first names.
     const tokens = Array.from({ length: MAX_TOKEN_EXPIRY_SERIES + 20 }, (_, i) => ({ metadata: { name: name(i), expires: new Date(t0 + (MAX_TOKEN_EXPIRY_SERIES + 20 - i) * 60_000) } }) as ProvisionToken);
     const storage = { listTokens: async () => tokens, listAgents: async () => [] } as unknown as AuthStorage;
-    const metrics = createAuthMetrics({ processMetrics: false, storage, caNotAfter: new Date(t0), now: () => t0, logger: silentLogger() });
+    const metrics = createAuthMetrics({ processMetrics: false, storage, caStatus: () => STANDBY, now: () => t0, logger: silentLogger() });
     const series = (await metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('kube_join_auth_token_expiry_timestamp_seconds{'));
     assert.equal(series.length, MAX_TOKEN_EXPIRY_SERIES);
     assert.equal(series[0], `kube_join_auth_token_expiry_timestamp_seconds{token="${name(MAX_TOKEN_EXPIRY_SERIES + 19)}"} ${(t0 + 60_000) / 1000}`);
