@@ -4,8 +4,8 @@ import { envNameOf, parseHostPort, resolveOptions, type HostPort, type OptionSou
 export type { HostPort };
 import { AGENT_OPTIONS, LEGACY_TOKEN_PATH, PROJECTED_TOKEN_PATH } from './options.ts';
 import { resolveLogSettings, type LogFormat, type LogLevel } from '../common/logger.ts';
-import { AppSpecSchema, CLUSTER_NAME_PATTERN, type AppSpec } from '../protocol/index.ts';
-import type { RenewalPolicy } from './renew.ts';
+import { CLUSTER_NAME_PATTERN, parseAppSpec, type AppSpec } from '../protocol/index.ts';
+import type { RenewalPolicy } from '../common/renewal.ts';
 import type { BackoffPolicy } from '../common/backoff.ts';
 import type { KeyAlgorithm } from './keys.ts';
 
@@ -45,11 +45,9 @@ const PIN = /^sha256:[0-9a-f]{64}$/;
 
 /** `name=uri` → `{ name, uri }`, validated like the wire schema. */
 export function parseAppFlag(text: string): AppSpec {
-  const eq = text.indexOf('=');
-  const candidate = eq > 0 ? { name: text.slice(0, eq), uri: text.slice(eq + 1) } : undefined;
-  const parsed = AppSpecSchema.safeParse(candidate);
-  if (!parsed.success) throw new ConfigError('apps', `"apps" entries must be name=uri with a DNS-1123 name (got ${JSON.stringify(text)})`);
-  return parsed.data;
+  const app = parseAppSpec(text);
+  if (app === undefined) throw new ConfigError('apps', `"apps" entries must be name=uri with a DNS-1123 name (got ${JSON.stringify(text)})`);
+  return app;
 }
 
 /**

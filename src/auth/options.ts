@@ -25,5 +25,6 @@ export const AUTH_OPTIONS: readonly OptionSpec[] = [
   { key: 'joinRatePerSource', flag: 'join-rate-per-source', kind: 'number', arg: '<per second>', default: 5, help: 'joins per second one client address may make (bursts of twice that); more get 429 with Retry-After' },
   { key: 'joinRateGlobal', flag: 'join-rate-global', kind: 'number', arg: '<per second>', default: 50, help: 'joins per second this process accepts in all (bursts of twice that); more get 429 with Retry-After. Keep it below what one process serves (about 80/s per core measured), so a renewal storm gets cheap 429s instead of a queue' },
   { key: 'maxConcurrentReviews', flag: 'max-concurrent-reviews', kind: 'int', arg: '<n>', default: 32, help: 'in_cluster TokenReviews in flight at once; more get 503 kube_unavailable with Retry-After' },
+  { key: 'podCertificateSigner', flag: 'pod-certificate-signer', kind: 'string', arg: '<signerName>', help: 'also act as the Kubernetes podCertificate signer of this name (e.g. kube-join.io/workload): answer its PodCertificateRequests by the pod_certificate provision tokens and publish its ClusterTrustBundle (Kubernetes >= 1.35; RBAC in the chart\'s podCertificateSigner values)' },
   ...LOG_OPTIONS,
 ];

@@ -16,7 +16,7 @@ import { decideJoin, type JoinContext, type JoinDecision } from './join.ts';
 import type { AuthMetrics } from './metrics.ts';
 import { handleAdmin } from './admin-api.ts';
 import { isAdminCertificate } from './admin-identity.ts';
-import { readPresentedLeaf, type PresentedLeaf } from './ca.ts';
+import { caBundlePem, readPresentedLeaf, type PresentedLeaf } from './ca.ts';
 import type { JoinRateLimiter } from './rate-limit.ts';
 import { createReadiness, storageReadiness, type ReadinessCheck } from './readiness.ts';
 import { firstIssueText, userIssueMessages } from '../common/document-errors.ts';
@@ -132,7 +132,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         return;
       case `GET ${CA_PATH}`:
         res.writeHead(200, { 'content-type': 'application/x-pem-file' });
-        res.end(options.join.ca.certPem);
+        res.end(caBundlePem(options.join.ca));
         return;
       case 'GET /healthz':
         sendJson(res, 200, { status: 'ok' });

@@ -26,6 +26,7 @@ import { createOidcValidator } from './validators/oidc.ts';
 import type { ValidatorSet } from './validators/types.ts';
 import { AUTH_ADDRESS_FILE, stateDirPaths } from '../protocol/index.ts';
 import { formatHostPort } from '../common/host-port.ts';
+import type { PodCertificateSigner } from './pod-certificate/signer.ts';
 import { readFailure } from '../common/read-file.ts';
 
 export interface AuthService {
@@ -43,6 +44,8 @@ export interface AuthService {
 export interface AuthDeps {
   logger: Logger;
   now: () => number;
+  /** Uniform in [0, 1): the jitter of podCertificate refresh times (default Math.random). */
+  random?: () => number;
   /** Extra or replacement validators by kubernetes type (in_cluster, oidc). */
   validators?: ValidatorSet;
   processMetrics?: boolean;
@@ -142,6 +145,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
   let server: AuthServer | undefined;
   let metricsServer: Listening | undefined;
   let kube: KubeClient | undefined;
+  let signer: PodCertificateSigner | undefined;
   try {
     const kek = await readKeyEncryptionKey(config.caKeyEncryptionKeyFile);
     const where = { stateDir: config.stateDir, storage: config.storage.type };
@@ -173,6 +177,24 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     await writeFileAtomic(stateDirPaths(config.stateDir).authAddress, `${formatHostPort(local, server.address.port)}\n`, 0o644).catch((err: unknown) => {
       throw stateDirError(config.stateDir, `cannot be written (${AUTH_ADDRESS_FILE})`, err);
     });
+    if (config.podCertificateSigner !== undefined && kube !== undefined && connection !== undefined) {
+      // Loaded only when asked for: @kubernetes/client-node stays out of an auth service without the signer.
+      const { startPodCertificateSigner } = await import('./pod-certificate/signer.ts');
+      signer = await startPodCertificateSigner({
+        signerName: config.podCertificateSigner,
+        connection,
+        client: kube,
+        storage,
+        ca,
+        clusterName: config.clusterName,
+        certTtlMs: config.certTtlMs,
+        maxCertTtlMs: config.maxCertTtlMs,
+        inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount },
+        now: deps.now,
+        random: deps.random ?? Math.random,
+        logger: deps.logger,
+      });
+    }
     await sweepInventory(storage, deps.now(), deps.logger);
     const sweeper = setInterval(() => {
       sweepInventory(storage, deps.now(), deps.logger).catch((err: unknown) => deps.logger.warn('inventory sweep failed', errorLogFields(err)));
@@ -184,6 +206,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     const running = server;
     const runningMetrics = metricsServer;
     const runningKube = kube;
+    const runningSigner = signer;
     return {
       address: running.address,
       metricsAddress: runningMetrics?.address,
@@ -193,6 +216,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       metrics,
       async close() {
         clearInterval(sweeper);
+        await runningSigner?.close();
         await running.close();
         await runningMetrics?.close();
         runningKube?.close();
@@ -200,6 +224,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       },
     };
   } catch (err) {
+    await signer?.close();
     await server?.close();
     await metricsServer?.close();
     kube?.close();

@@ -6,6 +6,7 @@ export {
   CA_PATH,
   MAX_JOIN_BODY_BYTES,
   AppSpecSchema,
+  parseAppSpec,
   JoinRequestSchema,
   JoinResponseSchema,
   IdentitySchema,

@@ -27,6 +27,13 @@ export const AppSpecSchema = z
   .strict();
 export type AppSpec = z.infer<typeof AppSpecSchema>;
 
+/** `name=uri` (an agent's --app, a podCertificate's `kube-join.io/apps` entry) → an AppSpec; undefined when malformed. */
+export function parseAppSpec(text: string): AppSpec | undefined {
+  const eq = text.indexOf('=');
+  const parsed = AppSpecSchema.safeParse(eq > 0 ? { name: text.slice(0, eq), uri: text.slice(eq + 1) } : undefined);
+  return parsed.success ? parsed.data : undefined;
+}
+
 export const JoinRequestSchema = z
   .object({
     tokenName: z.string().min(1).max(253),
