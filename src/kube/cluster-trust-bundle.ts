@@ -34,7 +34,7 @@ export interface TrustBundlePublisher {
 }
 
 interface Bundle {
-  metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> };
+  metadata: { name: string; resourceVersion?: string };
   spec: { signerName?: string; trustBundle: string };
 }
 
@@ -42,7 +42,7 @@ interface Bundle {
  * A publisher for `signerName`'s bundle on the served version (v1, else v1beta1); undefined when the
  * cluster serves no ClusterTrustBundles. Writing it takes `attest` on the signer besides create/update.
  */
-export async function createTrustBundlePublisher(client: KubeClient, signerName: string, labels: Record<string, string>): Promise<TrustBundlePublisher | undefined> {
+export async function createTrustBundlePublisher(client: KubeClient, signerName: string): Promise<TrustBundlePublisher | undefined> {
   const version = await servedVersion(client, 'clustertrustbundles', ['v1', 'v1beta1']);
   if (version === undefined) return undefined;
   const name = clusterTrustBundleName(signerName);
@@ -57,7 +57,7 @@ export async function createTrustBundlePublisher(client: KubeClient, signerName:
       } catch (err) {
         if (!(err instanceof KubeApiError && err.status === 404)) throw err;
       }
-      const body = { apiVersion: `${GROUP}/${version}`, kind: 'ClusterTrustBundle', metadata: { name, labels }, spec: { signerName, trustBundle: pem } };
+      const body = { apiVersion: `${GROUP}/${version}`, kind: 'ClusterTrustBundle', metadata: { name }, spec: { signerName, trustBundle: pem } };
       if (current === undefined) {
         await client.request('POST', path, { body });
         return 'created';

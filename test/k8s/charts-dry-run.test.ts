@@ -34,6 +34,8 @@ describe('k8s: rendered charts pass server-side dry-run on a real kube-apiserver
     { chart: 'kube-join-auth', namespace: 'kube-join', extra: { storage: { type: 'kubernetes' }, replicaCount: 2 }, kinds: ['Deployment', 'Role', 'RoleBinding'] },
     { chart: 'kube-join-agent', namespace: 'teleport-agent', kinds: ['Deployment', 'ServiceAccount'] },
     { chart: 'kube-join-agent', namespace: 'teleport-agent', extra: { kind: 'Job', mode: 'init' }, kinds: ['Job'] },
+    { chart: 'kube-join-auth', namespace: 'kube-join', extra: { podCertificateSigner: { signerName: 'kube-join.io/workload' } }, kinds: ['ClusterRole', 'ClusterRoleBinding'] },
+    { chart: 'kube-join-agent', namespace: 'teleport-agent', extra: { mode: 'podCertificate' }, kinds: ['Deployment'] },
   ];
   for (const c of cases) {
     it(`${c.chart} with the seed's values${c.extra ? ` and ${JSON.stringify(c.extra)}` : ''}`, async () => {

@@ -179,8 +179,10 @@ securityContext:
 {{- if eq .Values.kind "Job" }}
 restartPolicy: {{ .Values.job.restartPolicy }}
 {{- end }}
+{{- if ne .Values.mode "podCertificate" }}
 initContainers:
   {{- include "kube-join-agent.agentContainer" . | nindent 2 }}
+{{- end }}
 containers:
   - name: {{ .Values.app.name }}
     image: {{ printf "%s:%s" .Values.app.image.repository (default "latest" .Values.app.image.tag) | quote }}
@@ -214,6 +216,9 @@ containers:
       {{- toYaml . | nindent 6 }}
     {{- end }}
 volumes:
+{{- if eq .Values.mode "podCertificate" }}
+  {{- include "kube-join-agent.podCertificateVolume" . | nindent 2 }}
+{{- else }}
   - name: kube-join-token
     projected:
       sources:
@@ -244,6 +249,7 @@ volumes:
           path: {{ .key }}
     {{- end }}
   {{- end }}
+{{- end }}
 {{- with .Values.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
@@ -256,4 +262,35 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+
+{{/*
+mode: podCertificate: no process in the pod. The kubelet makes the key and asks the auth (the
+podCertificate signer) for the certificate, and projects the CA from the signer's ClusterTrustBundle;
+the app sees tls.key, tls.crt and ca.crt in outDir as with the agent.
+*/}}
+{{- define "kube-join-agent.podCertificateVolume" -}}
+{{- $v := .Values -}}
+{{- $annotations := dict "kube-join.io/token" $v.joinParams.tokenName -}}
+{{- $roles := $v.roles -}}
+{{- if kindIs "slice" $roles }}{{ $roles = join "," $roles }}{{ end -}}
+{{- if $roles }}{{ $_ := set $annotations "kube-join.io/roles" $roles }}{{ end -}}
+{{- $apps := list -}}
+{{- range $v.apps }}{{ $apps = append $apps (printf "%s=%s" .name .uri) }}{{ end -}}
+{{- if $apps }}{{ $_ := set $annotations "kube-join.io/apps" (join "," $apps) }}{{ end -}}
+- name: kube-join-certs
+  projected:
+    sources:
+      - podCertificate:
+          signerName: {{ $v.podCertificate.signerName | quote }}
+          keyType: {{ $v.podCertificate.keyType }}
+          keyPath: tls.key
+          certificateChainPath: tls.crt
+          userAnnotations:
+            {{- toYaml $annotations | nindent 12 }}
+      - clusterTrustBundle:
+          signerName: {{ $v.podCertificate.signerName | quote }}
+          labelSelector: {}
+          path: ca.crt
 {{- end -}}

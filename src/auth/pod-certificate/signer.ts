@@ -75,7 +75,7 @@ export async function startPodCertificateSigner(options: PodCertificateSignerOpt
   let closed = false;
   const retryTimers = new Set<NodeJS.Timeout>();
 
-  const publisher = await createTrustBundlePublisher(client, signerName, { 'kube-join.io/signer': signerName.replaceAll('/', '.') });
+  const publisher = await createTrustBundlePublisher(client, signerName);
   const publish = async () => {
     if (publisher === undefined) return;
     const result = await publisher.publish(caBundlePem(options.ca));
