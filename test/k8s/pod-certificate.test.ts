@@ -231,7 +231,7 @@ describe('k8s: podCertificate signer (PodCertificateRequests from a node)', func
     assert.deepEqual(appRows([record!]).map((r) => [r.name, r.uri, r.podName, r.roles]), [['grafana', 'http://localhost:3000', pod.name, ['App']]]);
   });
 
-  it('issues a v1beta1 request with pkixPublicKey + proofOfPossession, every role of the token when none is asked for', async () => {
+  it('issues a v1beta1 request with pkixPublicKey + proofOfPossession (an older kubelet\'s shape, which v1 does not show), every role of the token when none is asked for', async () => {
     const annotations = { 'kube-join.io/token': 'pods' };
     const pod = await createPod('web', annotations);
     const pcr = await decided('v1beta1', await createPcr('v1beta1', pod, 'web', pkixWithProof(pod.uid), annotations));

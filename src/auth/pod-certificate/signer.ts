@@ -88,9 +88,24 @@ export async function startPodCertificateSigner(options: PodCertificateSignerOpt
   }, TRUST_BUNDLE_REFRESH_MS);
   bundleTimer.unref();
 
+  /**
+   * The key fields. v1 has no pkixPublicKey/proofOfPossession: a request made in that older v1beta1 shape
+   * (by a kubelet older than 1.37) shows neither field in v1, so it is read again through v1beta1.
+   */
+  async function keyFieldsOf(pcr: PodCertificateRequest): Promise<Pick<PodCertificateRequest['spec'], 'stubPKCS10Request' | 'pkixPublicKey' | 'proofOfPossession'>> {
+    const { spec, metadata } = pcr;
+    if (spec.stubPKCS10Request || spec.pkixPublicKey || version !== 'v1') return spec;
+    try {
+      return (await client.request<PodCertificateRequest>('GET', `/apis/${GROUP}/v1beta1/namespaces/${metadata.namespace}/podcertificaterequests/${encodeURIComponent(metadata.name)}`)).spec;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return spec;
+      throw err;
+    }
+  }
+
   async function decide(pcr: PodCertificateRequest): Promise<{ decision: PcrDecision; publicKey?: CryptoKey }> {
     const { spec, metadata } = pcr;
-    const key = await requestKey({ podUid: spec.podUID, stubPKCS10Request: spec.stubPKCS10Request, pkixPublicKey: spec.pkixPublicKey, proofOfPossession: spec.proofOfPossession });
+    const key = await requestKey({ podUid: spec.podUID, ...(await keyFieldsOf(pcr)) });
     const tokenName = spec.unverifiedUserAnnotations?.[TOKEN_ANNOTATION]?.trim();
     const token = tokenName ? await options.storage.getToken(tokenName) : undefined;
     let pod: { uid: string; nodeName: string | undefined } | undefined;
