@@ -69,16 +69,22 @@ export async function startListWatch<T extends KubeObject>(options: ListWatchOpt
   };
   informer.on('add', onObject);
   informer.on('update', onObject);
-  informer.on('error', (err: unknown) => {
+  // client-node reports a failed list or watch on 'error'; a failure before the watch request is sent
+  // (reading the token, a credential plugin) rejects start() instead. Either way: restart later.
+  const failed = (err: unknown) => {
     if (stopped) return;
     options.onError(err, restarts);
     timer = setTimeout(() => {
       timer = undefined;
-      if (!stopped) void informer.start();
+      begin();
     }, options.restartDelayMs(restarts++));
     timer.unref();
-  });
-  void informer.start();
+  };
+  const begin = () => {
+    if (!stopped) informer.start().catch(failed);
+  };
+  informer.on('error', failed);
+  begin();
   return {
     async stop() {
       stopped = true;
