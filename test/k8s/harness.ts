@@ -387,6 +387,22 @@ export async function startKubeCluster(): Promise<KubeCluster> {
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole },
         subjects: subjects.map((s) => (s.kind === 'ServiceAccount' ? { kind: s.kind, name: s.name, namespace: s.namespace } : { kind: s.kind, name: s.name, apiGroup: 'rbac.authorization.k8s.io' })),
       });
+    /** A kubeconfig for this cluster as `user` (a kubeconfig user entry), readable by its owner only. */
+    const writeUserKubeconfig = async (path: string, user: Record<string, string>) => {
+      await writeFile(
+        path,
+        toYaml({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(pki.caPem).toString('base64') } }],
+          users: [{ name: 'user', user }],
+          contexts: [{ name: 'user@test', context: { cluster: 'test', user: 'user' } }],
+          'current-context': 'user@test',
+        }),
+        { mode: 0o600 },
+      );
+      await chmod(path, 0o600);
+    };
     // The issuer's discovery document and JWKS, readable without credentials (as public clusters do).
     await createClusterRoleBinding('kube-join-test:oidc-discovery', 'system:service-account-issuer-discovery', [{ kind: 'Group', name: 'system:unauthenticated' }]);
 
@@ -454,35 +470,10 @@ export async function startKubeCluster(): Promise<KubeCluster> {
       async clientAs(user, groups) {
         const { certPem, keyPem } = await pki.clientCert(user, groups);
         const path = join(dir, `client-${user.replace(/[^a-z0-9-]/gi, '_')}.kubeconfig`);
-        await writeFile(
-          path,
-          toYaml({
-            apiVersion: 'v1',
-            kind: 'Config',
-            clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(pki.caPem).toString('base64') } }],
-            users: [{ name: 'u', user: { 'client-certificate-data': Buffer.from(certPem).toString('base64'), 'client-key-data': Buffer.from(keyPem).toString('base64') } }],
-            contexts: [{ name: 'u@test', context: { cluster: 'test', user: 'u' } }],
-            'current-context': 'u@test',
-          }),
-          { mode: 0o600 },
-        );
+        await writeUserKubeconfig(path, { 'client-certificate-data': Buffer.from(certPem).toString('base64'), 'client-key-data': Buffer.from(keyPem).toString('base64') });
         return createKubeClient(await loadKubeconfig(path), { timeoutMs: 15_000 });
       },
-      async writeKubeconfig(path, token) {
-        await writeFile(
-          path,
-          toYaml({
-            apiVersion: 'v1',
-            kind: 'Config',
-            clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(pki.caPem).toString('base64') } }],
-            users: [{ name: 'sa', user: { token } }],
-            contexts: [{ name: 'sa@test', context: { cluster: 'test', user: 'sa' } }],
-            'current-context': 'sa@test',
-          }),
-          { mode: 0o600 },
-        );
-        await chmod(path, 0o600);
-      },
+      writeKubeconfig: (path, token) => writeUserKubeconfig(path, { token }),
       async rotateSigningKey() {
         const t0 = Date.now();
         await stopProcess(apiserver);
