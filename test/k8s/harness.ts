@@ -387,17 +387,17 @@ export async function startKubeCluster(): Promise<KubeCluster> {
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole },
         subjects: subjects.map((s) => (s.kind === 'ServiceAccount' ? { kind: s.kind, name: s.name, namespace: s.namespace } : { kind: s.kind, name: s.name, apiGroup: 'rbac.authorization.k8s.io' })),
       });
-    /** A kubeconfig for this cluster as `user` (a kubeconfig user entry), readable by its owner only. */
-    const writeUserKubeconfig = async (path: string, user: Record<string, string>) => {
+    /** A kubeconfig for this cluster as `user` (a kubeconfig user entry named `name`, context `<name>@test`), readable by its owner only. */
+    const writeUserKubeconfig = async (path: string, name: string, user: Record<string, string>) => {
       await writeFile(
         path,
         toYaml({
           apiVersion: 'v1',
           kind: 'Config',
           clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(pki.caPem).toString('base64') } }],
-          users: [{ name: 'user', user }],
-          contexts: [{ name: 'user@test', context: { cluster: 'test', user: 'user' } }],
-          'current-context': 'user@test',
+          users: [{ name, user }],
+          contexts: [{ name: `${name}@test`, context: { cluster: 'test', user: name } }],
+          'current-context': `${name}@test`,
         }),
         { mode: 0o600 },
       );
@@ -470,10 +470,10 @@ export async function startKubeCluster(): Promise<KubeCluster> {
       async clientAs(user, groups) {
         const { certPem, keyPem } = await pki.clientCert(user, groups);
         const path = join(dir, `client-${user.replace(/[^a-z0-9-]/gi, '_')}.kubeconfig`);
-        await writeUserKubeconfig(path, { 'client-certificate-data': Buffer.from(certPem).toString('base64'), 'client-key-data': Buffer.from(keyPem).toString('base64') });
+        await writeUserKubeconfig(path, 'cert', { 'client-certificate-data': Buffer.from(certPem).toString('base64'), 'client-key-data': Buffer.from(keyPem).toString('base64') });
         return createKubeClient(await loadKubeconfig(path), { timeoutMs: 15_000 });
       },
-      writeKubeconfig: (path, token) => writeUserKubeconfig(path, { token }),
+      writeKubeconfig: (path, token) => writeUserKubeconfig(path, 'sa', { token }),
       async rotateSigningKey() {
         const t0 = Date.now();
         await stopProcess(apiserver);
