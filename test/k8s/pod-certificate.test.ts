@@ -305,7 +305,8 @@ describe('k8s: podCertificate signer (PodCertificateRequests from a node)', func
     assert.deepEqual(issued, pcrs.map((p) => p.metadata.name).sort());
     assert.deepEqual(events.filter((e) => e.msg === 'PodCertificateRequest not answered yet'), []);
     const conflicts = events.filter((e) => e.msg === 'PodCertificateRequest answered by another replica').length;
-    assert.ok(issued.length + conflicts <= 2 * pcrs.length, `${conflicts} conflicts`);
+    // At most one loser per request (a replica that saw the decision first does not even try).
+    assert.ok(conflicts <= pcrs.length, `${conflicts} conflicts`);
   });
 
   it('keeps answering after the watch broke (kube-apiserver restarted): it reconnects and relists', async () => {
