@@ -9,7 +9,7 @@ import { CertExpiredError, OnceFailedError, logFieldsOf } from './errors.ts';
 import { createFailureLog } from './failure-log.ts';
 import { createJoinClient, type JoinClient } from './join-client.ts';
 import type { AgentMetrics } from './metrics.ts';
-import { isExpired, renewAt } from './renew.ts';
+import { isExpired, renewAt } from '../common/renewal.ts';
 import { planRetry, type RetryPlan } from './retry-policy.ts';
 import { statusOf, type AgentState, type AgentStatus } from './status.ts';
 import type { WriterFs } from './writer.ts';

@@ -8,7 +8,7 @@ import type { JoinClient } from './join-client.ts';
 import { createCsrPem, generateKey, type KeyMaterial } from './keys.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { notifyApp } from './notify.ts';
-import { isExpired } from './renew.ts';
+import { isExpired } from '../common/renewal.ts';
 import { readServiceAccountToken } from './token.ts';
 import { writeCredentialSet, type WriterFs } from './writer.ts';
 

@@ -5,7 +5,7 @@ export type { HostPort };
 import { AGENT_OPTIONS, LEGACY_TOKEN_PATH, PROJECTED_TOKEN_PATH } from './options.ts';
 import { resolveLogSettings, type LogFormat, type LogLevel } from '../common/logger.ts';
 import { CLUSTER_NAME_PATTERN, parseAppSpec, type AppSpec } from '../protocol/index.ts';
-import type { RenewalPolicy } from './renew.ts';
+import type { RenewalPolicy } from '../common/renewal.ts';
 import type { BackoffPolicy } from '../common/backoff.ts';
 import type { KeyAlgorithm } from './keys.ts';
 

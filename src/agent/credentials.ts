@@ -7,7 +7,7 @@ import { IssuedCertInvalidError } from './errors.ts';
 import { exportPrivateKeyPem, type KeyMaterial } from './keys.ts';
 import type { SetFile } from './writer.ts';
 import { readCurrentSet } from './writer.ts';
-import type { Validity } from './renew.ts';
+import type { Validity } from '../common/renewal.ts';
 
 export const FILE_KEY = 'tls.key';
 export const FILE_CERT = 'tls.crt';

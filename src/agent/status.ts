@@ -1,5 +1,5 @@
 import type { HeldCredential } from './credentials.ts';
-import { isExpired } from './renew.ts';
+import { isExpired } from '../common/renewal.ts';
 
 /** Read-only view of the agent, served as JSON by /readyz. */
 export interface AgentStatus {

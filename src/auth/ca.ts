@@ -29,7 +29,7 @@ const CA_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
 /** The serving certificate is made anew at every start, so a year is never reached in practice. */
 const SERVING_LIFETIME_MS = 365 * 24 * 3600 * 1000;
 /** Backdating covers clock skew between the auth service and the workloads that check the certificate. */
-const BACKDATE_MS = 60 * 1000;
+export const BACKDATE_MS = 60 * 1000;
 
 /** The CA as storage keeps it: PEM text only. */
 export interface StoredCa {
@@ -149,12 +149,17 @@ export function decodeRoles(cert: X509Certificate): string[] | undefined {
   return parsed.result.valueBlock.value.map((v) => (v as asn1js.Utf8String).valueBlock.value);
 }
 
-/** Key types a leaf may have: what the agent generates, plus P-384. */
-function checkKey(publicKey: CryptoKey): void {
+/** Why a leaf may not have this key type (what the agent generates, plus P-384, are accepted); undefined when it may. */
+export function leafKeyRefusal(publicKey: CryptoKey): string | undefined {
   const alg = publicKey.algorithm as RsaHashedKeyAlgorithm & EcKeyAlgorithm;
-  if (alg.name === 'ECDSA' && (alg.namedCurve === 'P-256' || alg.namedCurve === 'P-384')) return;
-  if ((alg.name === 'RSASSA-PKCS1-v1_5' || alg.name === 'RSA-PSS') && alg.modulusLength >= 2048) return;
-  throw new ProblemError('csr_invalid', 400, `CSR key type ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}${alg.modulusLength ? ` ${alg.modulusLength}` : ''} is not accepted (ECDSA P-256/P-384 or RSA >= 2048)`);
+  if (alg.name === 'ECDSA' && (alg.namedCurve === 'P-256' || alg.namedCurve === 'P-384')) return undefined;
+  if ((alg.name === 'RSASSA-PKCS1-v1_5' || alg.name === 'RSA-PSS') && alg.modulusLength >= 2048) return undefined;
+  return `key type ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}${alg.modulusLength ? ` ${alg.modulusLength}` : ''} is not accepted (ECDSA P-256/P-384 or RSA >= 2048)`;
+}
+
+function checkKey(publicKey: CryptoKey): void {
+  const refusal = leafKeyRefusal(publicKey);
+  if (refusal !== undefined) throw new ProblemError('csr_invalid', 400, `CSR ${refusal}`);
 }
 
 /**
@@ -162,7 +167,7 @@ function checkKey(publicKey: CryptoKey): void {
  * again, so that no caller can mint the auth service's identity (or any other path) into a workload
  * certificate.
  */
-function workloadSpiffeId(req: LeafRequest): string {
+function workloadSpiffeId(req: Omit<LeafRequest, 'csrPem'>): string {
   if (!NAMESPACE_NAME.test(req.namespace) || !SUBDOMAIN_NAME.test(req.serviceAccount)) {
     throw new ProblemError('kube_token_invalid', 401, 'the ServiceAccount token names a namespace or ServiceAccount that is not a valid Kubernetes name');
   }
@@ -203,6 +208,15 @@ export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Pro
   } catch (err) {
     throw new ProblemError('csr_invalid', 400, 'csr signature does not verify (proof of key possession failed)', { cause: err });
   }
+  checkKey(publicKey);
+  return issueLeafForKey(ca, publicKey, req);
+}
+
+/**
+ * The one workload leaf builder, for a public key whose possession the caller has proven (a verified
+ * CSR for a join, a verified PodCertificateRequest for the podCertificate signer).
+ */
+export async function issueLeafForKey(ca: CertificateAuthority, publicKey: CryptoKey, req: Omit<LeafRequest, 'csrPem'>): Promise<X509Certificate> {
   checkKey(publicKey);
   const isRsa = (publicKey.algorithm as Algorithm).name !== 'ECDSA';
   const spiffeId = workloadSpiffeId(req);

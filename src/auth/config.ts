@@ -61,6 +61,20 @@ export interface ResolvedAuthConfig {
   /** The Kubernetes API; with neither --kubeconfig nor a pod to run in, there is none and in_cluster tokens are refused. */
   kube: KubeApiConfig;
   oidc: OidcConfig;
+  /** --pod-certificate-signer: the signer name to answer PodCertificateRequests for; undefined: off. */
+  podCertificateSigner: string | undefined;
+}
+
+// A signer name is `<domain>/<path>`; names under kubernetes.io are the Kubernetes project's.
+const SIGNER_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/[A-Za-z0-9]([-A-Za-z0-9_.]{0,250}[A-Za-z0-9])?$/;
+
+function resolveSigner(name: string | undefined, kubeAccess: boolean): string | undefined {
+  if (name === undefined) return undefined;
+  if (!SIGNER_NAME.test(name)) throw new ConfigError('podCertificateSigner', `--pod-certificate-signer must be a signer name "<domain>/<name>", such as kube-join.io/workload (got ${JSON.stringify(name)})`);
+  const domain = name.slice(0, name.indexOf('/'));
+  if (domain === 'kubernetes.io' || domain.endsWith('.kubernetes.io')) throw new ConfigError('podCertificateSigner', `--pod-certificate-signer ${name}: signer names under kubernetes.io are reserved for Kubernetes; use your own domain, such as kube-join.io/workload`);
+  if (!kubeAccess) throw new ConfigError('podCertificateSigner', '--pod-certificate-signer needs the Kubernetes API: run in a pod or give --kubeconfig');
+  return name;
 }
 
 
@@ -143,5 +157,6 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
       timeoutMs: kubeTimeoutMs,
     },
     oidc: { caFile: v.oidcCaFile as string | undefined, timeoutMs: kubeTimeoutMs, jwksCooldownMs },
+    podCertificateSigner: resolveSigner(v.podCertificateSigner as string | undefined, v.kubeconfig !== undefined || inCluster),
   };
 }

@@ -92,3 +92,10 @@ export function problemOf(err: unknown, storageDetail: (err: StorageError) => st
 
 /** Agents are not authenticated: they learn that storage failed, the log (and admins) learn why. */
 export const JOIN_STORAGE_DETAIL = 'the auth service cannot use its storage right now; retry later (its log says why)';
+
+/** --pod-certificate-signer cannot run against this Kubernetes API (no PodCertificateRequests served). */
+export class SignerUnavailableError extends KubeJoinError<'ERR_POD_CERTIFICATE_SIGNER'> {
+  constructor(message: string) {
+    super('ERR_POD_CERTIFICATE_SIGNER', message);
+  }
+}

@@ -91,6 +91,9 @@ async function issue(ctx: JoinContext, request: JoinRequest, audit: JoinAudit, p
   if (request.joinMethod !== token.spec.join_method) {
     throw new ProblemError('join_method_mismatch', 401, `provision token "${request.tokenName}" is for join method "${token.spec.join_method}", not "${request.joinMethod}"`);
   }
+  if (token.spec.kubernetes.type === 'pod_certificate') {
+    throw new ProblemError('join_method_mismatch', 401, `provision token "${request.tokenName}" is for podCertificate requests (type pod_certificate), which the kubelet makes; an agent cannot join with it`);
+  }
   const validator = ctx.validators[token.spec.kubernetes.type];
   if (validator === undefined) throw new ProblemError('internal', 500, `this auth service is not configured for kubernetes type "${token.spec.kubernetes.type}"`);
   const who = await validator.validate(request.kubernetesToken, token);

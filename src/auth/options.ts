@@ -15,7 +15,7 @@ export const AUTH_OPTIONS: readonly OptionSpec[] = [
   { key: 'certTtl', flag: 'cert-ttl', kind: 'duration', arg: '<duration>', default: '1h', help: 'lifetime of issued certificates when the agent asks for none' },
   { key: 'maxCertTtl', flag: 'max-cert-ttl', kind: 'duration', arg: '<duration>', default: '24h', help: 'longest lifetime an agent may ask for' },
   { key: 'san', flag: 'san', kind: 'list', arg: '<name,...>', repeatable: true, default: ['localhost', '127.0.0.1', '::1'], help: 'DNS names and IPs of the serving certificate (repeatable)' },
-  { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', arg: '<file>', help: 'kubeconfig for the Kubernetes API that in_cluster tokens are reviewed by and --storage kubernetes keeps its objects in (default: the pod\'s in-cluster config); its user needs the ClusterRole system:auth-delegator' },
+  { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', arg: '<file>', help: 'kubeconfig for the Kubernetes API that in_cluster tokens are reviewed by and --storage kubernetes keeps its objects in (default: the pod\'s in-cluster config); a user with an exec or auth-provider plugin (EKS, GKE, AKS) gets its token from the plugin; its user needs the ClusterRole system:auth-delegator' },
   { key: 'kubeTimeout', flag: 'kube-timeout', kind: 'duration', arg: '<duration>', default: '5s', help: 'timeout of one Kubernetes API request (TokenReview, kubernetes storage) and of one oidc discovery or JWKS fetch' },
   { key: 'oidcCaFile', flag: 'oidc-ca-file', kind: 'string', arg: '<file>', help: 'PEM CA bundle trusted, besides the system roots, for oidc issuers (e.g. the cluster\'s own CA)' },
   { key: 'oidcJwksCooldown', flag: 'oidc-jwks-cooldown', kind: 'duration', arg: '<duration>', default: '30s', help: 'after fetching an oidc issuer\'s keys, wait this long before an unknown key ID may fetch them again' },
@@ -30,5 +30,6 @@ export const AUTH_OPTIONS: readonly OptionSpec[] = [
   { key: 'joinRatePerSource', flag: 'join-rate-per-source', kind: 'number', arg: '<per second>', default: 5, help: 'joins per second one client address may make (bursts of twice that); more get 429 with Retry-After' },
   { key: 'joinRateGlobal', flag: 'join-rate-global', kind: 'number', arg: '<per second>', default: 50, help: 'joins per second this process accepts in all (bursts of twice that); more get 429 with Retry-After. Keep it below what one process serves (about 80/s per core measured), so a renewal storm gets cheap 429s instead of a queue' },
   { key: 'maxConcurrentReviews', flag: 'max-concurrent-reviews', kind: 'int', arg: '<n>', default: 32, help: 'in_cluster TokenReviews in flight at once; more get 503 kube_unavailable with Retry-After' },
+  { key: 'podCertificateSigner', flag: 'pod-certificate-signer', kind: 'string', arg: '<signerName>', help: 'also act as the Kubernetes podCertificate signer of this name (e.g. kube-join.io/workload): answer its PodCertificateRequests by the pod_certificate provision tokens and publish its ClusterTrustBundle (Kubernetes >= 1.35; RBAC in the chart\'s podCertificateSigner values)' },
   ...LOG_OPTIONS,
 ];

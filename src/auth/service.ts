@@ -28,6 +28,7 @@ import { createOidcValidator } from './validators/oidc.ts';
 import type { ValidatorSet } from './validators/types.ts';
 import { AUTH_ADDRESS_FILE, stateDirPaths } from '../protocol/index.ts';
 import { formatHostPort } from '../common/host-port.ts';
+import type { PodCertificateSigner } from './pod-certificate/signer.ts';
 import { readFailure } from '../common/read-file.ts';
 
 export interface AuthService {
@@ -48,6 +49,8 @@ export interface AuthService {
 export interface AuthDeps {
   logger: Logger;
   now: () => number;
+  /** Uniform in [0, 1): the jitter of podCertificate refresh times (default Math.random). */
+  random?: () => number;
   /** Extra or replacement validators by kubernetes type (in_cluster, oidc). */
   validators?: ValidatorSet;
   processMetrics?: boolean;
@@ -179,6 +182,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
   let metricsServer: Listening | undefined;
   let kube: KubeClient | undefined;
   let keeper: CaKeeper | undefined;
+  let signer: PodCertificateSigner | undefined;
   try {
     const kek = await readKeyEncryptionKey(config.caKeyEncryptionKeyFile);
     const where = { stateDir: config.stateDir, storage: config.storage.type };
@@ -216,6 +220,24 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       await markGone?.(deps.now());
     };
     await sweep();
+    if (config.podCertificateSigner !== undefined && kube !== undefined && connection !== undefined) {
+      // Loaded only when asked for: @kubernetes/client-node stays out of an auth service without the signer.
+      const { startPodCertificateSigner } = await import('./pod-certificate/signer.ts');
+      signer = await startPodCertificateSigner({
+        signerName: config.podCertificateSigner,
+        connection,
+        client: kube,
+        storage,
+        keeper: caKeeper,
+        clusterName: config.clusterName,
+        certTtlMs: config.certTtlMs,
+        maxCertTtlMs: config.maxCertTtlMs,
+        inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount },
+        now: deps.now,
+        random: deps.random ?? Math.random,
+        logger: deps.logger,
+      });
+    }
     const sweeper = setInterval(() => {
       sweep().catch((err: unknown) => deps.logger.warn('inventory sweep failed', errorLogFields(err)));
     }, INVENTORY_SWEEP_MS);
@@ -226,6 +248,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     const running = server;
     const runningMetrics = metricsServer;
     const runningKube = kube;
+    const runningSigner = signer;
     return {
       address: running.address,
       metricsAddress: runningMetrics?.address,
@@ -240,6 +263,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
         clearInterval(sweeper);
         caKeeper.close();
         publishing?.close();
+        await runningSigner?.close();
         await running.close();
         await runningMetrics?.close();
         runningKube?.close();
@@ -247,6 +271,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       },
     };
   } catch (err) {
+    await signer?.close();
     keeper?.close();
     await server?.close();
     await metricsServer?.close();

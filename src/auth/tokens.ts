@@ -7,7 +7,12 @@ import { fieldPath, kindOf, oneLine, quote, requiredAs, userIssueMessages, yamlE
 /** A provision token lives 30 minutes unless `metadata.expires` says otherwise (as Teleport's do). */
 export const DEFAULT_TOKEN_TTL_MS = 30 * 60 * 1000;
 
-export const KUBERNETES_TYPES = ['in_cluster', 'static_jwks', 'oidc'] as const;
+/**
+ * How a token's pods prove who they are: a ServiceAccount token the agent sends (in_cluster, static_jwks,
+ * oidc), or a PodCertificateRequest the kubelet creates for the pod (pod_certificate: the node
+ * authorizer and NodeRestriction vouch for the pod, its node and ServiceAccount; no agent joins with it).
+ */
+export const KUBERNETES_TYPES = ['in_cluster', 'static_jwks', 'oidc', 'pod_certificate'] as const;
 export type KubernetesJoinType = (typeof KUBERNETES_TYPES)[number];
 
 // At most 200 characters: a token is a file `<name>.yaml` in the file storage, written through a

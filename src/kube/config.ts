@@ -101,10 +101,38 @@ const KubeconfigSchema = z.looseObject({
   });
 
 /**
+ * The bearer token of a user whose credentials come from an exec or auth-provider plugin. The plugin is
+ * run by @kubernetes/client-node (loaded only for such a kubeconfig), which caches its token until the
+ * expiry the plugin states; a plugin that yields a client certificate instead is refused.
+ */
+async function pluginTokenReader(path: string, context: string, source: string): Promise<() => Promise<string>> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(path);
+    kc.setCurrentContext(context);
+  } catch (err) {
+    throw new KubeConfigError(`${source}: ${(err as Error).message}`, err);
+  }
+  return async () => {
+    const opts: { headers?: Record<string, string> } = {};
+    try {
+      await kc.applyToHTTPSOptions(opts);
+    } catch (err) {
+      throw new KubeConfigError(`${source}: the credential plugin failed: ${(err as Error).message.split('\n')[0]}`, err);
+    }
+    const auth = opts.headers?.Authorization;
+    if (auth === undefined || !auth.startsWith('Bearer ')) throw new KubeConfigError(`${source}: the credential plugin gave no bearer token (a client certificate from a plugin is not supported)`);
+    return auth.slice('Bearer '.length);
+  };
+}
+
+/**
  * Reads a kubeconfig file as kubectl does for the parts an auth service needs: the current (or given)
  * context, its cluster (server, CA file or data, insecure-skip-tls-verify, tls-server-name) and user
  * (token, tokenFile re-read per request, client certificate and key as files or data). Relative paths
- * are relative to the kubeconfig's directory. exec and auth-provider plugins are not supported.
+ * are relative to the kubeconfig's directory. A user with an exec or auth-provider plugin (EKS, GKE, AKS)
+ * gets its bearer token from the plugin, run by @kubernetes/client-node.
  */
 export async function loadKubeconfig(path: string, options: { context?: string } = {}): Promise<KubeConnection> {
   const text = await readText(path, 'kubeconfig');
@@ -129,9 +157,6 @@ export async function loadKubeconfig(path: string, options: { context?: string }
   const user = context.user === undefined ? {} : (doc.users ?? []).find((u) => u.name === context.user)?.user;
   if (!user) throw new KubeConfigError(`kubeconfig ${path}: context "${contextName}" names user "${context.user}", which is not in the file`);
   const source = `kubeconfig ${path} (context ${contextName})`;
-  if (user.exec !== undefined || user['auth-provider'] !== undefined) {
-    throw new KubeConfigError(`${source}: user "${context.user}" uses an exec or auth-provider plugin, which kube-join does not run; use a token, tokenFile or client certificate`);
-  }
   if (cluster['proxy-url'] !== undefined) throw new KubeConfigError(`${source}: proxy-url is not supported`);
   if (!cluster.server.startsWith('https://')) throw new KubeConfigError(`${source}: server ${cluster.server} must be https`);
 
@@ -146,7 +171,9 @@ export async function loadKubeconfig(path: string, options: { context?: string }
   const clientKeyPem = await pemOf(user['client-key-data'], user['client-key'], 'client-key');
   if ((clientCertPem === undefined) !== (clientKeyPem === undefined)) throw new KubeConfigError(`${source}: a client certificate needs both a certificate and a key`);
   let bearerToken: (() => Promise<string>) | undefined;
-  if (user.token !== undefined) {
+  if (user.exec !== undefined || user['auth-provider'] !== undefined) {
+    bearerToken = await pluginTokenReader(path, contextName, source);
+  } else if (user.token !== undefined) {
     const token = user.token;
     bearerToken = async () => token;
   } else if (user.tokenFile !== undefined) {

@@ -27,7 +27,7 @@ export const AppSpecSchema = z
   .strict();
 export type AppSpec = z.infer<typeof AppSpecSchema>;
 
-/** `name=uri` (the agent's `--app`, the injector's `kube-join.io/apps` entries) as an AppSpec; undefined when malformed. */
+/** `name=uri` (the agent's `--app`, the injector's `kube-join.io/apps`, a podCertificate's `kube-join.io/apps` entries) as an AppSpec; undefined when malformed. */
 export function parseAppSpec(text: string): AppSpec | undefined {
   const eq = text.indexOf('=');
   const parsed = AppSpecSchema.safeParse(eq > 0 ? { name: text.slice(0, eq), uri: text.slice(eq + 1) } : undefined);

@@ -270,6 +270,29 @@ describe('chart kube-join-agent (real helm)', () => {
     assert.equal(findOne(manifests, 'Job').spec.backoffLimit, 2);
   });
 
+  it('mode podCertificate: no agent container; the kubelet projects tls.key, tls.crt (podCertificate) and ca.crt (ClusterTrustBundle) where the agent writes them', async () => {
+    const manifests = await renderChart(AGENT, { ...seed, mode: 'podCertificate', roles: ['App'], podCertificate: { signerName: 'kube-join.io/workload', keyType: 'ECDSAP384' } });
+    const pod = findOne(manifests, 'Deployment').spec.template.spec;
+    assert.equal(pod.initContainers, undefined);
+    assert.deepEqual(pod.volumes, [{
+      name: 'kube-join-certs',
+      projected: {
+        sources: [
+          { podCertificate: { signerName: 'kube-join.io/workload', keyType: 'ECDSAP384', keyPath: 'tls.key', certificateChainPath: 'tls.crt', userAnnotations: { 'kube-join.io/token': seed.joinParams && (seed.joinParams as Obj).tokenName, 'kube-join.io/roles': 'App', 'kube-join.io/apps': (seed.apps as Obj[]).map((a) => `${a.name}=${a.uri}`).join(',') } } },
+          { clusterTrustBundle: { signerName: 'kube-join.io/workload', labelSelector: {}, path: 'ca.crt' } },
+        ],
+      },
+    }]);
+    assert.deepEqual(pod.containers[0].volumeMounts, [{ name: 'kube-join-certs', mountPath: '/var/run/kube-join', readOnly: true }]);
+  });
+
+  it('mode podCertificate needs no proxyAddr nor CA pin, and refuses a key type kube-join does not issue to', async () => {
+    const { proxyAddr: _p, caPin: _c, ...rest } = seed;
+    await renderChart(AGENT, { ...rest, mode: 'podCertificate' });
+    const err = await rejection(renderChart(AGENT, { ...rest, mode: 'podCertificate', podCertificate: { signerName: 'kube-join.io/workload', keyType: 'ED25519' } }));
+    assert.match(err.message, /podCertificate\/keyType/);
+  });
+
   it('refuses mode init in a Deployment, whose pod would outlive its certificate', async () => {
     const err = await rejection(renderChart(AGENT, { ...seed, mode: 'init' }));
     assert.equal(err.message, 'execution error at (kube-join-agent/templates/workload.yaml:23:4): mode: init joins once and never renews the certificate, so it needs kind: Job (a Deployment\'s pod would outlive its certificate); use mode: sidecar for a Deployment');
@@ -573,6 +596,28 @@ describe('chart kube-join-auth (real helm)', () => {
     assert.deepEqual(unknownFlags(AUTH_OPTIONS, args), []);
     const config = resolveAuthConfig({ flags: parseFlags(AUTH_OPTIONS, args), env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' } });
     assert.deepEqual(config.storage, { type: 'kubernetes', namespace: 'kube-join' });
+  });
+
+  it('podCertificateSigner.signerName: the --pod-certificate-signer flag and a ClusterRole with exactly the signer\'s rights, bound to its ServiceAccount', async () => {
+    const signerRole = 'kube-join-kube-join-auth-pod-certificate-signer';
+    assert.equal(rendered.filter((m) => m.kind === 'ClusterRole' && m.metadata.name === signerRole).length, 0, 'off by default');
+    const manifests = await renderChart(AUTH, { ...seed, podCertificateSigner: { signerName: 'kube-join.io/workload' } }, { namespace: 'kube-join' });
+    const args = flagsOf(authContainer(manifests), 'auth');
+    assert.deepEqual(unknownFlags(AUTH_OPTIONS, args), []);
+    const config = resolveAuthConfig({ flags: parseFlags(AUTH_OPTIONS, args), env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' } });
+    assert.equal(config.podCertificateSigner, 'kube-join.io/workload');
+    const role = findOne(manifests, 'ClusterRole', signerRole);
+    assert.deepEqual(role.rules, [
+      { apiGroups: ['certificates.k8s.io'], resources: ['signers'], resourceNames: ['kube-join.io/workload'], verbs: ['sign', 'attest'] },
+      { apiGroups: ['certificates.k8s.io'], resources: ['podcertificaterequests'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['certificates.k8s.io'], resources: ['podcertificaterequests/status'], verbs: ['update'] },
+      { apiGroups: ['certificates.k8s.io'], resources: ['clustertrustbundles'], verbs: ['get', 'create', 'update'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
+    ]);
+    const binding = manifests.find((m) => m.kind === 'ClusterRoleBinding' && m.roleRef.name === role.metadata.name) as Obj;
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'kube-join-auth', namespace: 'kube-join' }]);
+    const err = await rejection(renderChart(AUTH, { ...seed, podCertificateSigner: { signerName: 'workload' } }));
+    assert.match(err.message, /podCertificateSigner\/signerName/);
   });
 
   it('renders each provision token as a file that `kube-join token create -f` accepts', () => {

@@ -40,6 +40,8 @@ describe('k8s: rendered charts pass server-side dry-run on a real kube-apiserver
     { chart: 'kube-join-agent', namespace: 'teleport-agent', extra: { kind: 'Job', mode: 'init' }, kinds: ['Job'] },
     { chart: 'kube-join-agent', namespace: 'teleport-agent', extra: { notify: { signal: 'SIGHUP', process: 'grafana', addCapKill: true }, extraEnv: [{ name: 'A', value: 'b' }] }, kinds: ['Deployment'] },
     { chart: 'kube-join-agent', namespace: 'teleport-agent', guide: true, release: 'teleport-app-service', kinds: ['Deployment', 'ServiceAccount'] },
+    { chart: 'kube-join-auth', namespace: 'kube-join', extra: { podCertificateSigner: { signerName: 'kube-join.io/workload' } }, kinds: ['ClusterRole', 'ClusterRoleBinding'] },
+    { chart: 'kube-join-agent', namespace: 'teleport-agent', extra: { mode: 'podCertificate' }, kinds: ['Deployment'] },
   ];
   for (const c of cases) {
     it(`${c.chart} with ${c.guide ? 'the Teleport guide\'s values.yaml (standalone)' : 'the seed\'s values'}${c.extra ? ` and ${JSON.stringify(c.extra)}` : ''}`, async () => {

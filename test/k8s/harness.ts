@@ -28,6 +28,7 @@ import {
   SubjectKeyIdentifierExtension,
   X509Certificate,
   X509CertificateGenerator,
+  type JsonName,
 } from '../../src/common/x509.ts';
 import { subtle } from '../../src/common/crypto.ts';
 import { privateKeyPem } from '../../src/common/pem.ts';
@@ -80,6 +81,11 @@ export interface KubeCluster {
   createRole(namespace: string, name: string, rules: PolicyRule[]): Promise<void>;
   /** Binds a Role of `namespace` to ServiceAccounts (409 AlreadyExists counts as done). */
   createRoleBinding(namespace: string, name: string, role: string, serviceAccounts: { namespace: string; name: string }[]): Promise<void>;
+  /**
+   * A client that authenticates with a client certificate of the cluster CA, as a kubelet does
+   * (`system:node:<name>` in group `system:nodes`).
+   */
+  clientAs(user: string, groups: readonly string[]): Promise<KubeClient>;
   /** Writes a kubeconfig that uses `token` (e.g. a ServiceAccount's) against this cluster. */
   writeKubeconfig(path: string, token: string): Promise<void>;
   /**
@@ -176,6 +182,8 @@ async function waitUntil(what: string, proc: Managed, check: () => Promise<boole
 
 interface Pki {
   caPem: string;
+  /** A client certificate of this cluster's CA: CN = user, O = each group. */
+  clientCert(user: string, groups: readonly string[]): Promise<{ certPem: string; keyPem: string }>;
   servingCertPem: string;
   servingKeyPem: string;
   adminCertPem: string;
@@ -199,7 +207,7 @@ async function makePki(): Promise<Pki> {
       await SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
-  const leaf = async (subject: string, usage: 'server' | 'client', sans: { type: 'ip' | 'dns'; value: string }[]) => {
+  const leaf = async (subject: string | JsonName, usage: 'server' | 'client', sans: { type: 'ip' | 'dns'; value: string }[]) => {
     const keys = await subtle.generateKey(EC, true, ['sign', 'verify']);
     const cert: X509Certificate = await X509CertificateGenerator.create({
       subject,
@@ -225,7 +233,8 @@ async function makePki(): Promise<Pki> {
     { type: 'dns', value: 'kubernetes.default.svc' },
   ]);
   const admin = await leaf('CN=kube-join-test-admin, O=system:masters', 'client', []);
-  return { caPem: ca.toString('pem') + '\n', servingCertPem: serving.certPem, servingKeyPem: serving.keyPem, adminCertPem: admin.certPem, adminKeyPem: admin.keyPem };
+  const clientCert = (user: string, groups: readonly string[]) => leaf([{ CN: [user] }, ...groups.map((g) => ({ O: [g] }))], 'client', []);
+  return { caPem: ca.toString('pem') + '\n', clientCert, servingCertPem: serving.certPem, servingKeyPem: serving.keyPem, adminCertPem: admin.certPem, adminKeyPem: admin.keyPem };
 }
 
 function newSigningKey(): { privatePem: string; publicPem: string } {
@@ -316,6 +325,10 @@ export async function startKubeCluster(): Promise<KubeCluster> {
         `--tls-private-key-file=${files.key}`,
         `--client-ca-file=${files.ca}`,
         '--authorization-mode=Node,RBAC',
+        // NodeRestriction limits what a node may create (PodCertificateRequests only for its own pods);
+        // v1beta1 of certificates.k8s.io is off by default, and the podCertificate signer is tested on both versions.
+        '--enable-admission-plugins=NodeRestriction',
+        '--runtime-config=certificates.k8s.io/v1beta1=true',
         '--anonymous-auth=true',
         ...saKeys.map((k) => `--service-account-key-file=${k.publicFile}`),
         `--service-account-signing-key-file=${(saKeys[saKeys.length - 1] as { privateFile: string }).privateFile}`,
@@ -374,6 +387,22 @@ export async function startKubeCluster(): Promise<KubeCluster> {
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole },
         subjects: subjects.map((s) => (s.kind === 'ServiceAccount' ? { kind: s.kind, name: s.name, namespace: s.namespace } : { kind: s.kind, name: s.name, apiGroup: 'rbac.authorization.k8s.io' })),
       });
+    /** A kubeconfig for this cluster as `user` (a kubeconfig user entry named `name`, context `<name>@test`), readable by its owner only. */
+    const writeUserKubeconfig = async (path: string, name: string, user: Record<string, string>) => {
+      await writeFile(
+        path,
+        toYaml({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(pki.caPem).toString('base64') } }],
+          users: [{ name, user }],
+          contexts: [{ name: `${name}@test`, context: { cluster: 'test', user: name } }],
+          'current-context': `${name}@test`,
+        }),
+        { mode: 0o600 },
+      );
+      await chmod(path, 0o600);
+    };
     // The issuer's discovery document and JWKS, readable without credentials (as public clusters do).
     await createClusterRoleBinding('kube-join-test:oidc-discovery', 'system:service-account-issuer-discovery', [{ kind: 'Group', name: 'system:unauthenticated' }]);
 
@@ -438,21 +467,13 @@ export async function startKubeCluster(): Promise<KubeCluster> {
           roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role },
           subjects: serviceAccounts.map((sa) => ({ kind: 'ServiceAccount', name: sa.name, namespace: sa.namespace })),
         }),
-      async writeKubeconfig(path, token) {
-        await writeFile(
-          path,
-          toYaml({
-            apiVersion: 'v1',
-            kind: 'Config',
-            clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(pki.caPem).toString('base64') } }],
-            users: [{ name: 'sa', user: { token } }],
-            contexts: [{ name: 'sa@test', context: { cluster: 'test', user: 'sa' } }],
-            'current-context': 'sa@test',
-          }),
-          { mode: 0o600 },
-        );
-        await chmod(path, 0o600);
+      async clientAs(user, groups) {
+        const { certPem, keyPem } = await pki.clientCert(user, groups);
+        const path = join(dir, `client-${user.replace(/[^a-z0-9-]/gi, '_')}.kubeconfig`);
+        await writeUserKubeconfig(path, 'cert', { 'client-certificate-data': Buffer.from(certPem).toString('base64'), 'client-key-data': Buffer.from(keyPem).toString('base64') });
+        return createKubeClient(await loadKubeconfig(path), { timeoutMs: 15_000 });
       },
+      writeKubeconfig: (path, token) => writeUserKubeconfig(path, 'sa', { token }),
       async rotateSigningKey() {
         const t0 = Date.now();
         await stopProcess(apiserver);

@@ -236,8 +236,10 @@ priorityClassName: {{ . }}
 containers:
   {{- include "kube-join-agent.agentContainer" . | nindent 2 }}
 {{- else }}
+{{- if ne .Values.mode "podCertificate" }}
 initContainers:
   {{- include "kube-join-agent.agentContainer" . | nindent 2 }}
+{{- end }}
 containers:
   - name: {{ .Values.app.name }}
     image: {{ printf "%s:%s" .Values.app.image.repository (default "latest" .Values.app.image.tag) | quote }}
@@ -272,6 +274,9 @@ containers:
     {{- end }}
 {{- end }}
 volumes:
+{{- if eq .Values.mode "podCertificate" }}
+  {{- include "kube-join-agent.podCertificateVolume" . | nindent 2 }}
+{{- else }}
   - name: kube-join-token
     projected:
       sources:
@@ -311,6 +316,7 @@ volumes:
         - key: ca.crt
           path: ca.crt
   {{- end }}
+{{- end }}
   {{- with .Values.extraVolumes }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
@@ -330,4 +336,35 @@ affinity:
 topologySpreadConstraints:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+
+{{/*
+mode: podCertificate: no process in the pod. The kubelet makes the key and asks the auth (the
+podCertificate signer) for the certificate, and projects the CA from the signer's ClusterTrustBundle;
+the app sees tls.key, tls.crt and ca.crt in outDir as with the agent.
+*/}}
+{{- define "kube-join-agent.podCertificateVolume" -}}
+{{- $v := .Values -}}
+{{- $annotations := dict "kube-join.io/token" $v.joinParams.tokenName -}}
+{{- $roles := $v.roles -}}
+{{- if kindIs "slice" $roles }}{{ $roles = join "," $roles }}{{ end -}}
+{{- if $roles }}{{ $_ := set $annotations "kube-join.io/roles" $roles }}{{ end -}}
+{{- $apps := list -}}
+{{- range $v.apps }}{{ $apps = append $apps (printf "%s=%s" .name .uri) }}{{ end -}}
+{{- if $apps }}{{ $_ := set $annotations "kube-join.io/apps" (join "," $apps) }}{{ end -}}
+- name: kube-join-certs
+  projected:
+    sources:
+      - podCertificate:
+          signerName: {{ $v.podCertificate.signerName | quote }}
+          keyType: {{ $v.podCertificate.keyType }}
+          keyPath: tls.key
+          certificateChainPath: tls.crt
+          userAnnotations:
+            {{- toYaml $annotations | nindent 12 }}
+      - clusterTrustBundle:
+          signerName: {{ $v.podCertificate.signerName | quote }}
+          labelSelector: {}
+          path: ca.crt
 {{- end -}}

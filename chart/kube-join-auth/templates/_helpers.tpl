@@ -61,6 +61,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if eq $v.storage.type "kubernetes" -}}
 {{- $args = concat $args (list "--storage" "kubernetes" "--storage-namespace" .Release.Namespace) -}}
 {{- end -}}
+{{- if $v.podCertificateSigner.signerName -}}
+{{- $args = concat $args (list "--pod-certificate-signer" $v.podCertificateSigner.signerName) -}}
+{{- end -}}
 {{- if $v.caKeyEncryption.secret -}}
 {{- $args = concat $args (list "--ca-key-encryption-key-file" (printf "%s/%s" (include "kube-join-auth.kekDir" .) $v.caKeyEncryption.key)) -}}
 {{- end -}}

@@ -57,6 +57,15 @@ describe('decideJoin: the host is the pod the token proves', () => {
     return { tokenName: 't', joinMethod: 'kubernetes', kubernetesToken: await issuer.mint(POD), csr: await createCsrPem(await generateKey('ecdsa-p256'), 'localhost'), agentVersion: AGENT_VERSION, ...extra };
   }
 
+  it('refuses a join through a pod_certificate token (the kubelet\'s, not an agent\'s) with join_method_mismatch, before the ServiceAccount token is checked', async () => {
+    const yaml = `kind: token\nversion: v2\nmetadata: { name: pods }\nspec:\n  roles: [App]\n  join_method: kubernetes\n  kubernetes:\n    type: pod_certificate\n    allow: [{ service_account: "apps:billing" }]\n`;
+    await storage.putToken(parseProvisionToken(yaml, Date.now()), { overwrite: true });
+    const { problem, audit } = await refused(await request({ tokenName: 'pods', kubernetesToken: 'not-even-a-jwt' }));
+    assert.equal(problem.code, 'join_method_mismatch');
+    assert.equal(problem.message, 'provision token "pods" is for podCertificate requests (type pod_certificate), which the kubelet makes; an agent cannot join with it');
+    assert.equal(audit.namespace, undefined);
+  });
+
   it('takes CN and hostId from the token\'s pod, whatever the CSR subject says, and no DNS or IP SAN', async () => {
     const { response, audit } = await issued(await request());
     assert.deepEqual(response.identity, { hostId: POD.podName, namespace: 'apps', serviceAccount: 'billing', podName: POD.podName, podUid: POD.podUid, roles: ['App'], spiffeId: `spiffe://${CLUSTER}/ns/apps/sa/billing` });

@@ -92,7 +92,7 @@ describe('parseProvisionToken', () => {
       ['if allow is empty', SEED.replace(/    allow:\n.*\n/, '    allow: []\n'), 'spec.kubernetes.allow', 'spec.kubernetes.allow: must list at least one service_account'],
       ['if static_jwks has no jwks', SEED.replace('type: in_cluster', 'type: static_jwks'), 'spec.kubernetes.static_jwks', 'spec.kubernetes.static_jwks: is required when type is static_jwks'],
       ['if the jwks is not JSON', SEED.replace('type: in_cluster', 'type: static_jwks\n    static_jwks:\n      jwks: "not json"'), 'spec.kubernetes.static_jwks.jwks', 'spec.kubernetes.static_jwks.jwks: must be a JSON Web Key Set (JSON text)'],
-      ['if the type is unknown', SEED.replace('type: in_cluster', 'type: magic'), 'spec.kubernetes.type', 'spec.kubernetes.type: must be one of in_cluster, static_jwks, oidc'],
+      ['if the type is unknown', SEED.replace('type: in_cluster', 'type: magic'), 'spec.kubernetes.type', 'spec.kubernetes.type: must be one of in_cluster, static_jwks, oidc, pod_certificate'],
       ['if a role is listed twice', SEED.replace('[App]', '[App, App]'), 'spec.roles', 'spec.roles: lists a role twice'],
       ['if a role is listed twice in two spellings', SEED.replace('[App]', '[App, app]'), 'spec.roles', 'spec.roles: lists a role twice'],
       ['if a role is not even a role name', SEED.replace('[App]', '[App, "a b"]'), 'spec.roles[1]', 'spec.roles[1]: "a b" is not a known role (known: App, Db, Kube, Node, WindowsDesktop, Bot, Discovery)'],

@@ -1,3 +1,4 @@
+// Pure: the agent schedules its renewals by it, and the auth's podCertificate signer sets beginRefreshAt by it.
 /** When to renew: a fraction of the lifetime with jitter, and an absolute floor before expiry. */
 export interface RenewalPolicy {
   /** Fraction of the certificate's actual lifetime after which to renew (0 < f < 1). Default 0.5. */

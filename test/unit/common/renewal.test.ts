@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { renewAt, isExpired } from '../../../src/agent/renew.ts';
+import { renewAt, isExpired } from '../../../src/common/renewal.ts';
 
 const H = 3_600_000;
 const M = 60_000;
