@@ -46,14 +46,14 @@ function agentArgs(auth: AuthProcess, dir: string, name: string, tokenPath: stri
  * CLI made to renew fast with flags only (--ttl 1s --renew-fraction 0.02 --renew-jitter 0
  * --retry-base 10ms): every renewal is a full join (new key, CSR, TLS, verify, atomic write).
  */
-export async function measureAgentMemory(ctx: { auth: AuthProcess; issuer: TokenIssuer; dir: string; renewals: number; idleSeconds: number; timeoutSeconds: number; nodeArgs?: string[] }): Promise<AgentMemoryResult> {
+export async function measureAgentMemory(ctx: { auth: AuthProcess; issuer: TokenIssuer; dir: string; renewals: number; idleSeconds: number; timeoutSeconds: number; nodeArgs?: string[]; env?: NodeJS.ProcessEnv }): Promise<AgentMemoryResult> {
   const tokenPath = join(ctx.dir, 'sa-token-mem');
   // 30 minutes: the longest lifetime the auth service accepts; the fast run must end well before.
   await writeFile(tokenPath, await mintFor(ctx.issuer, 2, 1800), { mode: 0o600 });
 
   const run = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`; // fresh log files: the tail counts every line
   const idleLog = join(ctx.dir, `agent-idle-${run}.log`);
-  const idle = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-idle-${run}`, tokenPath, [], ctx.nodeArgs), idleLog);
+  const idle = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-idle-${run}`, tokenPath, [], ctx.nodeArgs), idleLog, ctx.env);
   let idleRss: number;
   try {
     await waitForLog(idleLog, 'credential set written', idle, 30_000);
@@ -64,7 +64,7 @@ export async function measureAgentMemory(ctx: { auth: AuthProcess; issuer: Token
   }
 
   const fastLog = join(ctx.dir, `agent-fast-${run}.log`);
-  const fast = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-fast-${run}`, tokenPath, ['--ttl', '1s', '--renew-fraction', '0.02', '--renew-jitter', '0', '--retry-base', '10ms', '--retry-cap', '1s', '--log-level', 'info'], ctx.nodeArgs), fastLog);
+  const fast = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-fast-${run}`, tokenPath, ['--ttl', '1s', '--renew-fraction', '0.02', '--renew-jitter', '0', '--retry-base', '10ms', '--retry-cap', '1s', '--log-level', 'info'], ctx.nodeArgs), fastLog, ctx.env);
   const series: AgentMemoryResult['series'] = [];
   const started = Date.now();
   let renewals = 0;
