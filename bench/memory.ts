@@ -12,6 +12,18 @@ export interface AgentMemoryResult {
   renewals: number;
   seconds: number;
   afterRenewals: number;
+  /** Peak RSS of the fast-renewing agent over its whole run (VmHWM). */
+  peak: number;
+  /** node's own arguments in the running agent (/proc/PID/cmdline): the V8 flags it runs with. */
+  nodeFlags: string[];
+}
+
+type MemoryContext = { auth: AuthProcess; issuer: TokenIssuer; dir: string; nodeArgs?: string[]; env?: NodeJS.ProcessEnv };
+
+/** node's arguments before the script, as the process runs now (after the entry point's re-exec). */
+async function nodeFlagsOf(pid: number): Promise<string[]> {
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+  return argv.slice(1, argv.indexOf(MAIN_JS));
 }
 
 /** V8 heap used and committed, and external memory, from the agent's own /metrics (prom-client defaults). */
@@ -41,33 +53,41 @@ function agentArgs(auth: AuthProcess, dir: string, name: string, tokenPath: stri
 }
 
 /**
- * The real `kube-join agent` process (dist/), measured from outside (/proc VmRSS, heap from its own
- * /metrics). Idle: default schedule, RSS `idleSeconds` after the first set is written. Renewals: the same
- * CLI made to renew fast with flags only (--ttl 1s --renew-fraction 0.02 --renew-jitter 0
- * --retry-base 10ms): every renewal is a full join (new key, CSR, TLS, verify, atomic write).
+ * The real `kube-join agent` process (dist/), measured from outside (/proc VmRSS): its RSS `idleSeconds`
+ * after the first set is written, default schedule, nothing else happening.
  */
-export async function measureAgentMemory(ctx: { auth: AuthProcess; issuer: TokenIssuer; dir: string; renewals: number; idleSeconds: number; timeoutSeconds: number; nodeArgs?: string[]; env?: NodeJS.ProcessEnv }): Promise<AgentMemoryResult> {
-  const tokenPath = join(ctx.dir, 'sa-token-mem');
-  // 30 minutes: the longest lifetime the auth service accepts; the fast run must end well before.
-  await writeFile(tokenPath, await mintFor(ctx.issuer, 2, 1800), { mode: 0o600 });
-
-  const run = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`; // fresh log files: the tail counts every line
+export async function measureAgentIdle(ctx: MemoryContext & { idleSeconds: number }): Promise<{ rss: number; nodeFlags: string[] }> {
+  const tokenPath = join(ctx.dir, 'sa-token-idle');
+  await writeFile(tokenPath, await mintFor(ctx.issuer, 3), { mode: 0o600 });
+  const run = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const idleLog = join(ctx.dir, `agent-idle-${run}.log`);
   const idle = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-idle-${run}`, tokenPath, [], ctx.nodeArgs), idleLog, ctx.env);
-  let idleRss: number;
   try {
     await waitForLog(idleLog, 'credential set written', idle, 30_000);
     await sleep(ctx.idleSeconds * 1000);
-    idleRss = rssBytes(idle.pid);
+    return { rss: rssBytes(idle.pid), nodeFlags: await nodeFlagsOf(idle.pid) };
   } finally {
     await idle.stop();
   }
+}
 
+/**
+ * The same CLI made to renew fast with flags only (--ttl 1s --renew-fraction 0.02 --renew-jitter 0
+ * --retry-base 10ms): every renewal is a full join (new key, CSR, TLS, verify, atomic write). RSS and
+ * the heap (from its own /metrics) are sampled every tenth of the run.
+ */
+export async function measureAgentMemory(ctx: MemoryContext & { renewals: number; idleSeconds: number; timeoutSeconds: number }): Promise<AgentMemoryResult> {
+  const idle = await measureAgentIdle(ctx);
+  const tokenPath = join(ctx.dir, 'sa-token-mem');
+  // 30 minutes: the longest lifetime the auth service accepts; the fast run must end well before.
+  await writeFile(tokenPath, await mintFor(ctx.issuer, 2, 1800), { mode: 0o600 });
+  const run = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`; // fresh log files: the tail counts every line
   const fastLog = join(ctx.dir, `agent-fast-${run}.log`);
   const fast = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-fast-${run}`, tokenPath, ['--ttl', '1s', '--renew-fraction', '0.02', '--renew-jitter', '0', '--retry-base', '10ms', '--retry-cap', '1s', '--log-level', 'info'], ctx.nodeArgs), fastLog, ctx.env);
   const series: AgentMemoryResult['series'] = [];
   const started = Date.now();
   let renewals = 0;
+  let peak = Number.NaN;
   try {
     const health = await waitForLog(fastLog, 'health server listening', fast, 30_000);
     const port = Number(health.port);
@@ -87,9 +107,10 @@ export async function measureAgentMemory(ctx: { auth: AuthProcess; issuer: Token
       await sleep(100);
     }
     if (renewals < ctx.renewals) throw new Error(`only ${renewals} renewals in ${ctx.timeoutSeconds} s; see ${fastLog}`);
+    peak = rssBytes(fast.pid, 'VmHWM');
   } finally {
     await fast.stop();
   }
   const last = series[series.length - 1] as { rss: number };
-  return { idleAfterFirstJoin: idleRss, series, renewals, seconds: (Date.now() - started) / 1000, afterRenewals: last.rss };
+  return { idleAfterFirstJoin: idle.rss, series, renewals, seconds: (Date.now() - started) / 1000, afterRenewals: last.rss, peak, nodeFlags: idle.nodeFlags };
 }
