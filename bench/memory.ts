@@ -18,12 +18,13 @@ export interface AgentMemoryResult {
   nodeFlags: string[];
 }
 
-type MemoryContext = { auth: AuthProcess; issuer: TokenIssuer; dir: string; nodeArgs?: string[]; env?: NodeJS.ProcessEnv };
+/** `main`: the CLI entry point to run, by default this checkout's dist/ (bench/compare.ts gives another build). */
+type MemoryContext = { auth: AuthProcess; issuer: TokenIssuer; dir: string; nodeArgs?: string[]; env?: NodeJS.ProcessEnv; main?: string };
 
 /** node's arguments before the script, as the process runs now (after the entry point's re-exec). */
-async function nodeFlagsOf(pid: number): Promise<string[]> {
+async function nodeFlagsOf(pid: number, main: string): Promise<string[]> {
   const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-  return argv.slice(1, argv.indexOf(MAIN_JS));
+  return argv.slice(1, argv.indexOf(main));
 }
 
 /** V8 heap used and committed, and external memory, from the agent's own /metrics (prom-client defaults). */
@@ -37,10 +38,10 @@ async function heapOf(port: number): Promise<{ heapUsed: number; heapTotal: numb
   }
 }
 
-function agentArgs(auth: AuthProcess, dir: string, name: string, tokenPath: string, extra: string[], nodeArgs: string[] = []): string[] {
+function agentArgs(auth: AuthProcess, dir: string, name: string, tokenPath: string, extra: string[], nodeArgs: string[] = [], main = MAIN_JS): string[] {
   return [
     ...nodeArgs,
-    MAIN_JS, 'agent',
+    main, 'agent',
     '--auth-addr', auth.addr,
     '--token-name', TOKEN_NAME,
     '--token-path', tokenPath,
@@ -61,11 +62,11 @@ export async function measureAgentIdle(ctx: MemoryContext & { idleSeconds: numbe
   await writeFile(tokenPath, await mintFor(ctx.issuer, 3), { mode: 0o600 });
   const run = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const idleLog = join(ctx.dir, `agent-idle-${run}.log`);
-  const idle = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-idle-${run}`, tokenPath, [], ctx.nodeArgs), idleLog, ctx.env);
+  const idle = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-idle-${run}`, tokenPath, [], ctx.nodeArgs, ctx.main), idleLog, ctx.env);
   try {
     await waitForLog(idleLog, 'credential set written', idle, 30_000);
     await sleep(ctx.idleSeconds * 1000);
-    return { rss: rssBytes(idle.pid), nodeFlags: await nodeFlagsOf(idle.pid) };
+    return { rss: rssBytes(idle.pid), nodeFlags: await nodeFlagsOf(idle.pid, ctx.main ?? MAIN_JS) };
   } finally {
     await idle.stop();
   }
@@ -83,7 +84,7 @@ export async function measureAgentMemory(ctx: MemoryContext & { renewals: number
   await writeFile(tokenPath, await mintFor(ctx.issuer, 2, 1800), { mode: 0o600 });
   const run = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`; // fresh log files: the tail counts every line
   const fastLog = join(ctx.dir, `agent-fast-${run}.log`);
-  const fast = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-fast-${run}`, tokenPath, ['--ttl', '1s', '--renew-fraction', '0.02', '--renew-jitter', '0', '--retry-base', '10ms', '--retry-cap', '1s', '--log-level', 'info'], ctx.nodeArgs), fastLog, ctx.env);
+  const fast = spawnLogged(agentArgs(ctx.auth, ctx.dir, `mem-fast-${run}`, tokenPath, ['--ttl', '1s', '--renew-fraction', '0.02', '--renew-jitter', '0', '--retry-base', '10ms', '--retry-cap', '1s', '--log-level', 'info'], ctx.nodeArgs, ctx.main), fastLog, ctx.env);
   const series: AgentMemoryResult['series'] = [];
   const started = Date.now();
   let renewals = 0;
