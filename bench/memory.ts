@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TokenIssuer } from '../src/demo/index.ts';
 import { CLUSTER, mintFor, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
-import { LogTail, MAIN_JS, rssBytes, sleep, spawnLogged, waitForLog } from './lib/proc.ts';
+import { cpuSeconds, LogTail, MAIN_JS, rssBytes, sleep, spawnLogged, waitForLog } from './lib/proc.ts';
 
 export interface AgentMemoryResult {
   /** RSS a few seconds after the first join, nothing else happening (default renewal schedule). */
@@ -14,6 +14,8 @@ export interface AgentMemoryResult {
   afterRenewals: number;
   /** Peak RSS of the fast-renewing agent over its whole run (VmHWM). */
   peak: number;
+  /** CPU (user + system) of the agent per renewal, from its first set to its last. */
+  cpuMsPerRenewal: number;
   /** node's own arguments in the running agent (/proc/PID/cmdline): the V8 flags it runs with. */
   nodeFlags: string[];
 }
@@ -89,6 +91,8 @@ export async function measureAgentMemory(ctx: MemoryContext & { renewals: number
   const started = Date.now();
   let renewals = 0;
   let peak = Number.NaN;
+  let cpuAtFirst = Number.NaN;
+  let cpuMsPerRenewal = Number.NaN;
   try {
     const health = await waitForLog(fastLog, 'health server listening', fast, 30_000);
     const port = Number(health.port);
@@ -99,6 +103,7 @@ export async function measureAgentMemory(ctx: MemoryContext & { renewals: number
     while (Date.now() < deadline) {
       const written = (await tail.poll()).get('credential set written') ?? 0;
       renewals = Math.max(0, written - 1);
+      if (written > 0 && Number.isNaN(cpuAtFirst)) cpuAtFirst = cpuSeconds(fast.pid);
       if (written > 0 && renewals >= nextSample) {
         series.push({ renewals, rss: rssBytes(fast.pid), ...(await heapOf(port)) });
         nextSample = nextSample === 0 ? ctx.renewals / 10 : nextSample + ctx.renewals / 10;
@@ -109,9 +114,10 @@ export async function measureAgentMemory(ctx: MemoryContext & { renewals: number
     }
     if (renewals < ctx.renewals) throw new Error(`only ${renewals} renewals in ${ctx.timeoutSeconds} s; see ${fastLog}`);
     peak = rssBytes(fast.pid, 'VmHWM');
+    cpuMsPerRenewal = ((cpuSeconds(fast.pid) - cpuAtFirst) * 1000) / renewals;
   } finally {
     await fast.stop();
   }
   const last = series[series.length - 1] as { rss: number };
-  return { idleAfterFirstJoin: idle.rss, series, renewals, seconds: (Date.now() - started) / 1000, afterRenewals: last.rss, peak, nodeFlags: idle.nodeFlags };
+  return { idleAfterFirstJoin: idle.rss, series, renewals, seconds: (Date.now() - started) / 1000, afterRenewals: last.rss, peak, cpuMsPerRenewal, nodeFlags: idle.nodeFlags };
 }
