@@ -3,8 +3,9 @@
 // a start reads a few files instead of resolving and compiling ~1,000 (bench/RESULTS.md). tsc only
 // type-checks (`tsc -p tsconfig.json` runs first, in package.json).
 //
-// - ESM with code splitting: what `await import()` loads (a subcommand's action, the auth service, the
-//   renewal's X.509 code) is a chunk of its own, read only by the command that needs it. The chunks sit
+// - ESM with code splitting: what `await import()` loads (a subcommand's action with its libraries, the
+//   auth service, the YAML parser) is a chunk of its own, read only by the command that needs it
+//   (test/unit/cli/lazy-loading.test.ts holds the boundaries). The chunks sit
 //   beside main.js, so the paths the sources resolve from import.meta.url (../../examples, ./main.js)
 //   hold in the bundle as in dist/ before.
 // - The sources load a CommonJS dependency lazily with `createRequire(import.meta.url)` (winston, the
