@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run build`: the CLI as shipped, bundled by esbuild into dist/cli/ with its dependencies, so that
 // a start reads a few files instead of resolving and compiling ~1,000 (bench/RESULTS.md). tsc only
-// type-checks (`tsc -p tsconfig.json` runs first, in package.json).
+// type-checks (`tsc -p tsconfig.json` runs first, in package.json). `node scripts/build.js --analyze`
+// also prints what each output file holds, input by input.
 //
 // - ESM with code splitting: what `await import()` loads (a subcommand's action with its libraries, the
 //   auth service, the YAML parser) is a chunk of its own, read only by the command that needs it
