@@ -6,22 +6,16 @@
  *
  *   node bench/agent-flags.ts [--runs 3] [--renewals 300] ['--sets=;--max-semi-space-size=1;--jitless']
  */
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureAgentMemory } from './memory.ts';
-import { createProvisionToken, newIssuer, removeDir, scratchDir, startAuth, type AuthProcess } from './lib/env.ts';
+import { agentBenchEnv } from './lib/env.ts';
 import { fmt, median } from './lib/stats.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, renewals: { type: 'string', default: '300' }, sets: { type: 'string', default: ';--max-semi-space-size=1 --max-old-space-size=48;--max-semi-space-size=1 --max-old-space-size=48 --jitless;--max-semi-space-size=1 --max-old-space-size=48 --lite-mode' } } });
 const sets = values.sets.split(';').map((s) => s.split(' ').filter(Boolean));
 const MB = 1024 * 1024;
-const dir = await scratchDir('agent-flags');
-const issuer = await newIssuer();
-let auth: AuthProcess | undefined;
+const { dir, issuer, auth, close } = await agentBenchEnv('agent-flags');
 try {
-  const stateDir = join(dir, 'state');
-  await createProvisionToken(stateDir, issuer);
-  auth = await startAuth({ stateDir, logFile: join(dir, 'auth.log'), extraArgs: ['--join-rate-per-source', '1000000', '--join-rate-global', '1000000'] });
   const rows = sets.map(() => ({ idle: [] as number[], mid: [] as number[], end: [] as number[], seconds: [] as number[] }));
   for (let k = 0; k < Number(values.runs); k++) {
     for (const [j, flags] of sets.entries()) {
@@ -41,8 +35,6 @@ try {
     console.log(`| ${flags.join(' ') || '(none)'} | ${fmt(median(r.idle) / MB, 1)} | ${fmt(median(r.mid) / MB, 1)} | ${fmt(median(r.end) / MB, 1)} | ${fmt((median(r.end) - median(r.mid)) / MB, 1)} | ${fmt(median(r.seconds))} |`);
   }
 } finally {
-  await auth?.stop();
-  await issuer.close();
-  await removeDir(dir);
+  await close();
 }
 process.exit(0);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BASELINE, measureColdStarts, type Variant } from './coldstart.ts';
 import { measureAgentIdle, measureAgentMemory, type AgentMemoryResult } from './memory.ts';
-import { createProvisionToken, newIssuer, removeDir, scratchDir, startAuth, type AuthProcess } from './lib/env.ts';
+import { agentBenchEnv } from './lib/env.ts';
 import { MAIN_JS, rssBytes, sleep, spawnLogged } from './lib/proc.ts';
 import { fmt, median } from './lib/stats.ts';
 
@@ -18,14 +18,9 @@ const { values } = parseArgs({ options: { before: { type: 'string' }, runs: { ty
 if (!values.before) throw new Error('--before PATH/dist/cli/main.js is required');
 const builds = [{ name: 'before', main: values.before }, { name: 'after', main: MAIN_JS }];
 const MB = 1024 * 1024;
-const dir = await scratchDir('compare');
-const issuer = await newIssuer();
-let auth: AuthProcess | undefined;
+const { dir, issuer, auth, close } = await agentBenchEnv('compare');
 const say = (t: string) => process.stderr.write(`${t}\n`);
 try {
-  const stateDir = join(dir, 'state');
-  await createProvisionToken(stateDir, issuer);
-  auth = await startAuth({ stateDir, logFile: join(dir, 'auth.log'), extraArgs: ['--join-rate-per-source', '1000000', '--join-rate-global', '1000000'] });
 
   say(`cold start: ${values.runs} x (node -e 0, before, after), interleaved...`);
   const variants: Variant[] = [BASELINE, ...builds.map((b) => ({ name: b.name, args: [b.main], agent: true, warm: true }))];
@@ -62,8 +57,6 @@ try {
   };
   console.log(`| agent RSS after ${renewals} renewals | | ${growth(mem[0] as AgentMemoryResult)} | ${growth(mem[1] as AgentMemoryResult)} | <= 2 MB growth |`);
 } finally {
-  await auth?.stop();
-  await issuer.close();
-  await removeDir(dir);
+  await close();
 }
 process.exit(0);

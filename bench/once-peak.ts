@@ -8,18 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CLUSTER, createProvisionToken, mintFor, newIssuer, removeDir, scratchDir, startAuth, TOKEN_NAME, type AuthProcess } from './lib/env.ts';
+import { agentBenchEnv, CLUSTER, mintFor, TOKEN_NAME } from './lib/env.ts';
 import { MAIN_JS, NODE } from './lib/proc.ts';
 import { fmt, median } from './lib/stats.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
-const dir = await scratchDir('once-peak');
-const issuer = await newIssuer();
-let auth: AuthProcess | undefined;
+const { dir, issuer, auth, close } = await agentBenchEnv('once-peak');
 try {
-  const stateDir = join(dir, 'state');
-  await createProvisionToken(stateDir, issuer);
-  auth = await startAuth({ stateDir, logFile: join(dir, 'auth.log'), extraArgs: ['--join-rate-per-source', '1000000', '--join-rate-global', '1000000'] });
   const tokenPath = join(dir, 'sa-token');
   await writeFile(tokenPath, await mintFor(issuer, 0), { mode: 0o600 });
   const peaks: number[] = [];
@@ -31,8 +26,6 @@ try {
   }
   console.log(`agent --once peak RSS, median of ${values.runs}: ${fmt(median(peaks), 1)} MB (${peaks.map((p) => fmt(p, 1)).join(', ')})`);
 } finally {
-  await auth?.stop();
-  await issuer.close();
-  await removeDir(dir);
+  await close();
 }
 process.exit(0);
