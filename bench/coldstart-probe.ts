@@ -1,13 +1,14 @@
 /**
- * One cold agent join, taken apart: run in a fresh process by coldstart.ts, it loads the modules the
- * built CLI loads for `kube-join agent --once` one group at a time, then does the steps of one join
- * attempt, timing each. Prints one JSON object of { step: ms }. Modules shared by several groups count
- * for the first group that loads them.
+ * One cold agent join, taken apart: run in a fresh process by coldstart.ts, it loads the modules
+ * `kube-join agent --once` loads one group at a time, then does the steps of one join attempt, timing
+ * each. Prints one JSON object of { step: ms }. Modules shared by several groups count for the first
+ * group that loads them. The dependencies load unbundled from node_modules and kube-join's own modules
+ * from src/ (with Node's type stripping), so the groups weigh what the bundle holds, not what it costs.
  *
- * argv: DIST_DIR AUTH_ADDR CA_FILE TOKEN_PATH OUT_DIR CLUSTER_NAME
+ * argv: SRC_DIR AUTH_ADDR CA_FILE TOKEN_PATH OUT_DIR CLUSTER_NAME
  */
 const started = performance.now(); // ms since the process started: Node's own bootstrap
-const [distDir, authAddr, caFile, tokenPath, outDir, clusterName] = process.argv.slice(2) as [string, string, string, string, string, string];
+const [srcDir, authAddr, caFile, tokenPath, outDir, clusterName] = process.argv.slice(2) as [string, string, string, string, string, string];
 const steps: Record<string, number> = { 'node bootstrap (to first line of JS)': started };
 let last = performance.now();
 const mark = (name: string) => {
@@ -15,8 +16,8 @@ const mark = (name: string) => {
   steps[name] = (steps[name] ?? 0) + (now - last);
   last = now;
 };
-// Computed specifiers: the typecheck does not need dist/ to exist.
-const load = (rel: string): Promise<any> => import(new URL(rel, `file://${distDir}/`).href);
+// Computed specifiers: the typecheck checks the probe's steps, not the modules' exports.
+const load = (rel: string): Promise<any> => import(new URL(rel, `file://${srcDir}/`).href);
 const pkg = (name: string): Promise<any> => import(name);
 
 await pkg('commander');
@@ -25,7 +26,7 @@ await pkg('yaml');
 mark('import yaml');
 await pkg('zod');
 mark('import zod');
-await load('common/x509.js');
+await load('common/x509.ts');
 mark('import reflect-metadata + @peculiar/x509 (+asn1js, tsyringe)');
 await pkg('jose');
 mark('import jose');
@@ -37,17 +38,17 @@ await pkg('winston');
 mark('import winston');
 await pkg('prom-client');
 mark('import prom-client');
-await Promise.all(['cli/agent.js', 'cli/auth.js', 'cli/token.js', 'cli/demo.js', 'cli/options.js', 'agent/index.js', 'common/logger.js'].map(load));
+await Promise.all(['cli/agent.ts', 'cli/auth.ts', 'cli/token.ts', 'cli/demo.ts', 'cli/options.ts', 'agent/index.ts', 'common/logger.ts'].map(load));
 mark('import kube-join modules (cli, agent, protocol, common)');
 
-const { resolveAgentConfig, createAgentMetrics } = await load('agent/index.js');
-const { createLogger } = await load('common/logger.js');
-const { readServiceAccountToken } = await load('agent/token.js');
-const { generateKey, createCsrPem } = await load('agent/keys.js');
-const { createJoinClient } = await load('agent/join-client.js');
-const { prepareCredentialSet } = await load('agent/credentials.js');
-const { writeCredentialSet } = await load('agent/writer.js');
-const { AGENT_VERSION } = await load('protocol/index.js');
+const { resolveAgentConfig, createAgentMetrics } = await load('agent/index.ts');
+const { createLogger } = await load('common/logger.ts');
+const { readServiceAccountToken } = await load('agent/token.ts');
+const { generateKey, createCsrPem } = await load('agent/keys.ts');
+const { createJoinClient } = await load('agent/join-client.ts');
+const { prepareCredentialSet } = await load('agent/credentials.ts');
+const { writeCredentialSet } = await load('agent/writer.ts');
+const { AGENT_VERSION } = await load('protocol/index.ts');
 mark('import kube-join modules (cli, agent, protocol, common)');
 
 const config = resolveAgentConfig({ flags: { authAddr, tokenName: 'bench-token', tokenPath, caFile, outDir, clusterName, once: true, healthAddr: 'off' } }, { fileExists: () => false });

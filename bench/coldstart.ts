@@ -75,7 +75,7 @@ export async function coldStartBreakdown(ctx: { auth: AuthProcess; issuer: Token
   const probe = join(REPO, 'bench', 'coldstart-probe.ts');
   const samples: Record<string, number>[] = [];
   for (let i = 0; i < ctx.runs; i++) {
-    const r = spawnSync(NODE, [probe, join(REPO, 'dist'), ctx.auth.addr, ctx.auth.caFile, tokenPath, join(ctx.dir, `probe-${i}`), CLUSTER], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(NODE, [probe, join(REPO, 'src'), ctx.auth.addr, ctx.auth.caFile, tokenPath, join(ctx.dir, `probe-${i}`), CLUSTER], { encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) throw new Error(`cold start probe failed (${r.status}): ${r.stderr.slice(-1500)}`);
     samples.push(JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, number>);
   }

@@ -4,10 +4,10 @@
  *  - cold start of `kube-join agent --once` (wall and CPU), `--runs` times each;
  *  - RSS of an idle `kube-join agent` a few seconds after its first join;
  *  - RSS of `kube-join auth` after --auth-joins joins, with and without --max-semi-space-size.
- * Not part of `npm run bench` because it needs esbuild, which is not a dependency:
+ * Not part of `npm run bench`: it measures candidates, not the build. dist/ is now itself an esbuild
+ * bundle, so the "bundle" variants re-bundle it and the snapshot is built from src/:
  *
- *   npm install --prefix /tmp/esb esbuild
- *   node bench/cuts.ts --esbuild /tmp/esb/node_modules/.bin/esbuild [--runs 20] [--auth-joins 3000]
+ *   node bench/cuts.ts --esbuild node_modules/.bin/esbuild [--runs 20] [--auth-joins 3000]
  *
  * The "lite" bundles alias got, winston (and, for --once, prom-client) to the small stand-ins in
  * bench/prototypes/: they show what those dependencies cost to load, not finished replacements.
@@ -89,7 +89,8 @@ try {
     const snapRoot = join(dir, 'snapshot');
     await mkdir(join(snapRoot, 'dist', 'cli'), { recursive: true });
     await cp(join(REPO, 'package.json'), join(snapRoot, 'package.json'));
-    const d = (rel: string) => JSON.stringify(join(REPO, 'dist', rel));
+    // kube-join's own modules from src/ (esbuild strips the types), as dist/ holds the bundle only.
+    const d = (rel: string) => JSON.stringify(join(REPO, 'src', rel.replace(/\.js$/, '.ts')));
     const entry = join(snapRoot, 'entry.mjs');
     await writeFile(entry, [
       "import v8 from 'node:v8';",

@@ -99,3 +99,27 @@ export async function startAuth(options: { stateDir: string; logFile: string; po
 export function mintFor(issuer: TokenIssuer, i: number, ttlSeconds = 600): Promise<string> {
   return issuer.mint({ namespace: NAMESPACE, serviceAccount: SERVICE_ACCOUNT, podName: `pod-${i}`, audience: CLUSTER, ttlSeconds });
 }
+
+/**
+ * What a measurement of agents needs: a scratch directory, a token issuer, and an auth service there
+ * with the provision token created and the join rate limits lifted (every client comes from
+ * 127.0.0.1). `close` stops the service and the issuer and removes the directory.
+ */
+export async function agentBenchEnv(name: string): Promise<{ dir: string; issuer: TokenIssuer; auth: AuthProcess; close(): Promise<void> }> {
+  const dir = await scratchDir(name);
+  const issuer = await newIssuer();
+  const close = async (auth?: AuthProcess) => {
+    await auth?.stop();
+    await issuer.close();
+    await removeDir(dir);
+  };
+  try {
+    const stateDir = join(dir, 'state');
+    await createProvisionToken(stateDir, issuer);
+    const auth = await startAuth({ stateDir, logFile: join(dir, 'auth.log'), extraArgs: ['--join-rate-per-source', '1000000', '--join-rate-global', '1000000'] });
+    return { dir, issuer, auth, close: () => close(auth) };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -151,10 +151,10 @@ export class LogTail {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Resident set size of a process in bytes (VmRSS), or NaN once it is gone. */
-export function rssBytes(pid: number): number {
+/** Resident set size of a process in bytes (VmRSS; `VmHWM`: its peak so far), or NaN once it is gone. */
+export function rssBytes(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : Number.NaN;
   } catch {
     return Number.NaN;

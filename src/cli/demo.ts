@@ -78,7 +78,7 @@ export function demoCommand(program: Command): void {
         say(`   listening on ${String(ready.addr)} (metrics on http://${String(ready.metricsAddr)}/metrics), CA pin ${String(ready.caPin)}\n`);
 
         say(`2. Create the provision token from examples/token.yaml (static_jwks, with the local issuer's keys):`);
-        const { parseDocument } = await import('yaml');
+        const { parseDocument } = await import('./yaml.ts');
         const doc = parseDocument(await readFile(EXAMPLE_TOKEN, 'utf8'));
         doc.setIn(['spec', 'kubernetes', 'static_jwks', 'jwks'], JSON.stringify(issuer.jwks()));
         await writeFile(join(dir, 'token.yaml'), doc.toString());

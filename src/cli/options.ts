@@ -45,7 +45,7 @@ export async function sourcesFrom(command: Command, table: readonly OptionSpec[]
     }
     let value: unknown;
     try {
-      const { parse: parseYaml } = await import('yaml');
+      const { parse: parseYaml } = await import('./yaml.ts');
       value = parseYaml(text, { uniqueKeys: true });
     } catch (err) {
       throw new ConfigError('config', yamlErrorText(`config file ${configPath} is not valid YAML`, err));

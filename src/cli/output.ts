@@ -11,6 +11,6 @@ export function formatJson(data: unknown): string {
  */
 export async function formatOutput(format: OutputFormat, data: unknown, text: () => string): Promise<string> {
   if (format === 'json') return formatJson(data);
-  if (format === 'yaml') return (await import('yaml')).stringify(data, { lineWidth: 0 });
+  if (format === 'yaml') return (await import('./yaml.ts')).stringify(data, { lineWidth: 0 });
   return text();
 }

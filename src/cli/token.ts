@@ -97,7 +97,7 @@ export function tokenCommand(program: Command): void {
     const config = await getConfig();
     const yaml = await (await connect(config)).getToken(tokenNameArgument(name));
     // The service's YAML as it is (text and yaml alike): it reads back with token create unchanged.
-    process.stdout.write(config.format === 'json' ? formatJson((await import('yaml')).parse(yaml)) : yaml);
+    process.stdout.write(config.format === 'json' ? formatJson((await import('./yaml.ts')).parse(yaml)) : yaml);
   });
 
   const ls = token.command('ls').description('list provision tokens');

@@ -23,7 +23,7 @@ export const INJECTOR_OPTIONS: readonly OptionSpec[] = [
   { key: 'caBundleConfigmap', flag: 'ca-bundle-configmap', kind: 'string', arg: '<name>', default: CA_BUNDLE_CONFIGMAP, help: 'ConfigMap (key ca.crt) in the pod\'s namespace with the auth CA bundle, mounted into the agent as its --ca-file' },
   { key: 'agentHealthPort', flag: 'agent-health-port', kind: 'int', arg: '<port>', default: 8087, help: 'port of the injected agent\'s /livez, /readyz and /metrics (in the pod\'s network namespace)' },
   { key: 'agentCpuRequest', flag: 'agent-cpu-request', kind: 'string', arg: '<quantity>', default: '10m', help: 'CPU request of the injected agent container' },
-  { key: 'agentMemoryRequest', flag: 'agent-memory-request', kind: 'string', arg: '<quantity>', default: '64Mi', help: 'memory request of the injected agent container' },
-  { key: 'agentMemoryLimit', flag: 'agent-memory-limit', kind: 'string', arg: '<quantity>', default: '128Mi', help: 'memory limit of the injected agent container' },
+  { key: 'agentMemoryRequest', flag: 'agent-memory-request', kind: 'string', arg: '<quantity>', default: '120Mi', help: 'memory request of the injected agent container (as in the agent chart, from measured figures: bench/RESULTS.md)' },
+  { key: 'agentMemoryLimit', flag: 'agent-memory-limit', kind: 'string', arg: '<quantity>', default: '160Mi', help: 'memory limit of the injected agent container (as in the agent chart)' },
   ...LOG_OPTIONS,
 ];

@@ -15,6 +15,7 @@ import { createLogger } from '../../../src/common/logger.ts';
 import type { JoinRequest, JoinResponse } from '../../../src/protocol/index.ts';
 import { testCa } from '../../support/pki.ts';
 import { ChannelQueue } from '../../support/events.ts';
+import { subtle } from '../../../src/common/crypto.ts';
 
 const JWT = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.';
 const MIN = 60_000;
@@ -151,6 +152,35 @@ describe('agent loop (fake timers)', () => {
     assert.equal(new Set(s.requests.map((r) => r.csr)).size, 1, 'the retries of one renewal reuse its key and CSR');
     assert.equal(agent.status().consecutiveFailures, 0);
     assert.equal(agent.status().lastError, undefined);
+  });
+
+  it('generates one key per renewal: failed attempts cost no key generation, each issued certificate gets a fresh key', async () => {
+    const s = scriptedClient(ca, 60 * MIN);
+    s.errors.push(new AuthUnavailableError('down'), new AuthUnavailableError('down'), new AuthUnavailableError('down'));
+    const generateKey = sinon.spy(subtle, 'generateKey');
+    try {
+      const agent = start({}, s.client);
+      running = agent.run(controller.signal);
+      for (let i = 0; i < 3; i++) await clock.tickAsync((await parked.next()).ms);
+      await written.next();
+      assert.equal(s.requests.length, 4);
+      assert.equal(generateKey.callCount, 1, 'three failed attempts and the success: one key');
+      const firstKey = await readFile(join(dir, 'out', 'tls.key'), 'utf8');
+
+      s.errors.push(new AuthUnavailableError('down'));
+      const renewal = await parked.next();
+      assert.equal(renewal.reason, 'renewal');
+      await clock.tickAsync(renewal.ms);
+      await clock.tickAsync((await parked.next()).ms);
+      await written.next();
+      assert.equal(s.requests.length, 6);
+      assert.equal(generateKey.callCount, 2, 'the renewal and its retry: one more key');
+      assert.equal(s.requests[4]?.csr, s.requests[5]?.csr);
+      assert.notEqual(s.requests[3]?.csr, s.requests[4]?.csr);
+      assert.notEqual(await readFile(join(dir, 'out', 'tls.key'), 'utf8'), firstKey);
+    } finally {
+      generateKey.restore();
+    }
   });
 
   it('waits the cap after a final rejection and logs it once until it changes', async () => {

@@ -20,7 +20,7 @@ describe('resolveInjectorConfig', () => {
       outDir: '/var/run/kube-join',
       caBundleConfigMap: 'kube-join-ca-bundle',
       healthPort: 8087,
-      resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } },
+      resources: { requests: { cpu: '10m', memory: '120Mi' }, limits: { memory: '160Mi' } },
     });
   });
 
