@@ -1,3 +1,4 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as asn1js from 'asn1js';
 import {
@@ -8,7 +9,6 @@ import {
   Extension,
   KeyUsageFlags,
   KeyUsagesExtension,
-  Pkcs10CertificateRequest,
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
   X509Certificate,
@@ -20,6 +20,8 @@ import { subtle } from '../common/crypto.ts';
 import { privateKeyPem } from '../common/pem.ts';
 import { JOIN_BINDING_EXTENSION_OID, ROLES_EXTENSION_OID, authSpiffeIdFor, spiffeIdFor } from '../protocol/index.ts';
 import { ProblemError } from './errors.ts';
+import { verifiedCsrKey } from './csr.ts';
+import { randomSerialSeed, signLeaf, type IssuedLeaf } from './leaf-der.ts';
 import { NAMESPACE_NAME, SUBDOMAIN_NAME } from './kube-names.ts';
 
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
@@ -43,6 +45,8 @@ export interface CertificateAuthority {
   certPem: string;
   /** Computed once: every leaf carries the same one. */
   authorityKeyIdentifier: AuthorityKeyIdentifierExtension;
+  /** `key` for node:crypto, which signs leaves synchronously (src/auth/leaf-der.ts). */
+  signingKey: KeyObject;
 }
 
 export async function createCa(clusterName: string, now: number): Promise<StoredCa> {
@@ -91,8 +95,10 @@ export function signCert(ca: CertificateAuthority, spec: CertSpec): Promise<X509
 
 export async function loadCa(stored: StoredCa): Promise<CertificateAuthority> {
   const cert = new X509Certificate(stored.certPem);
-  const key = await subtle.importKey('pkcs8', PemConverter.decodeFirst(stored.keyPem), CA_KEY_ALGORITHM, false, ['sign']);
-  return { cert, key, certPem: stored.certPem.endsWith('\n') ? stored.certPem : stored.certPem + '\n', authorityKeyIdentifier: await AuthorityKeyIdentifierExtension.create(cert) };
+  const pkcs8 = PemConverter.decodeFirst(stored.keyPem);
+  const key = await subtle.importKey('pkcs8', pkcs8, CA_KEY_ALGORITHM, false, ['sign']);
+  const signingKey = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+  return { cert, key, certPem: stored.certPem.endsWith('\n') ? stored.certPem : stored.certPem + '\n', authorityKeyIdentifier: await AuthorityKeyIdentifierExtension.create(cert), signingKey };
 }
 
 /** DER of SEQUENCE OF UTF8String: the roles extension's value. */
@@ -155,14 +161,6 @@ export function decodeRoles(cert: X509Certificate): string[] | undefined {
   return parsed.result.valueBlock.value.map((v) => (v as asn1js.Utf8String).valueBlock.value);
 }
 
-/** Key types a leaf may have: what the agent generates, plus P-384. */
-function checkKey(publicKey: CryptoKey): void {
-  const alg = publicKey.algorithm as RsaHashedKeyAlgorithm & EcKeyAlgorithm;
-  if (alg.name === 'ECDSA' && (alg.namedCurve === 'P-256' || alg.namedCurve === 'P-384')) return;
-  if ((alg.name === 'RSASSA-PKCS1-v1_5' || alg.name === 'RSA-PSS') && alg.modulusLength >= 2048) return;
-  throw new ProblemError('csr_invalid', 400, `CSR key type ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}${alg.modulusLength ? ` ${alg.modulusLength}` : ''} is not accepted (ECDSA P-256/P-384 or RSA >= 2048)`);
-}
-
 /**
  * The one URI SAN a workload leaf carries. decideJoin has checked the names already; the signer checks
  * again, so that no caller can mint the auth service's identity (or any other path) into a workload
@@ -195,39 +193,23 @@ export interface LeafRequest {
  * (proof of possession) verifies; subject, SANs and extensions come from the proven identity, never
  * from the request (an allowlist, as csi-driver-spiffe's approver does).
  */
-export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Promise<X509Certificate> {
-  let csr: Pkcs10CertificateRequest;
-  try {
-    csr = new Pkcs10CertificateRequest(req.csrPem);
-  } catch (err) {
-    throw new ProblemError('csr_invalid', 400, 'csr is not a PKCS#10 certificate request', { cause: err });
-  }
-  let publicKey: CryptoKey;
-  try {
-    if (!(await csr.verify())) throw new Error('signature mismatch');
-    publicKey = await csr.publicKey.export();
-  } catch (err) {
-    throw new ProblemError('csr_invalid', 400, 'csr signature does not verify (proof of key possession failed)', { cause: err });
-  }
-  checkKey(publicKey);
-  const isRsa = (publicKey.algorithm as Algorithm).name !== 'ECDSA';
+export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Promise<IssuedLeaf> {
+  const csr = verifiedCsrKey(req.csrPem);
   const spiffeId = workloadSpiffeId(req);
-  return signCert(ca, {
-    subject: [{ CN: [req.hostId] }, { O: [req.trustDomain] }, ...req.roles.map((r) => ({ OU: [r] }))],
-    now: req.now,
-    lifetimeMs: req.ttlMs,
-    publicKey,
-    extensions: [
-      new BasicConstraintsExtension(false, undefined, true),
-      // RSA keys also need keyEncipherment for TLS 1.2 RSA key exchange.
-      new KeyUsagesExtension(KeyUsageFlags.digitalSignature | (isRsa ? KeyUsageFlags.keyEncipherment : 0), true),
-      new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth], false),
-      new SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }], false),
-      await SubjectKeyIdentifierExtension.create(publicKey),
-      ca.authorityKeyIdentifier,
-      new Extension(ROLES_EXTENSION_OID, false, encodeRoles(req.roles)),
-      new Extension(JOIN_BINDING_EXTENSION_OID, false, encodeJoinBinding(req.binding)),
-    ],
+  return signLeaf(ca, {
+    serialSeed: randomSerialSeed(),
+    notBefore: new Date(req.now - BACKDATE_MS),
+    notAfter: new Date(req.now + req.ttlMs),
+    commonName: req.hostId,
+    organization: req.trustDomain,
+    organizationalUnits: req.roles,
+    spki: csr.spki,
+    subjectPublicKey: csr.subjectPublicKey,
+    // RSA keys also need keyEncipherment for TLS 1.2 RSA key exchange.
+    keyEncipherment: csr.key.asymmetricKeyType !== 'ec',
+    spiffeId,
+    rolesValue: encodeRoles(req.roles),
+    bindingValue: encodeJoinBinding(req.binding),
   });
 }
 
