@@ -12,6 +12,7 @@ import { ensureAdminIdentity } from './admin-identity.ts';
 import { stateDirError } from './errors.ts';
 import { isRecordLive } from './inventory.ts';
 import { createJoinRateLimiter } from './rate-limit.ts';
+import { ADMITTED_SHARE_OF_CAPACITY, measureJoinCapacity } from './capacity.ts';
 import { tokenReviewReadiness } from './readiness.ts';
 import { limitConcurrency } from './validators/limit.ts';
 import type { ResolvedAuthConfig } from './config.ts';
@@ -46,6 +47,10 @@ export interface AuthDeps {
   /** Extra or replacement validators by kubernetes type (in_cluster, oidc). */
   validators?: ValidatorSet;
   processMetrics?: boolean;
+  /** [0, 1) draws for the Retry-After spread (default Math.random). */
+  random?: () => number;
+  /** The start-up self-benchmark behind --join-rate-global 0 (default measureJoinCapacity). */
+  measureCapacity?: () => Promise<{ leafCpuMs: number; joinsPerSecond: number }>;
 }
 
 /** The Kubernetes API connection (TokenReviews, kubernetes storage): --kubeconfig, else the pod's own config, else none. */
@@ -119,6 +124,18 @@ async function validatorsFor(config: ResolvedAuthConfig, deps: AuthDeps, kube: K
   return { ...validators, ...deps.validators };
 }
 
+/** --join-rate-global, or with 0 a share of the capacity measured now; logged either way. */
+async function globalJoinRate(config: ResolvedAuthConfig, deps: AuthDeps): Promise<number> {
+  if (config.joinRate.global > 0) {
+    deps.logger.info('join admission', { joinsPerSecond: config.joinRate.global, source: '--join-rate-global' });
+    return config.joinRate.global;
+  }
+  const measured = await (deps.measureCapacity ?? measureJoinCapacity)();
+  const rate = Math.max(1, Math.round(ADMITTED_SHARE_OF_CAPACITY * measured.joinsPerSecond));
+  deps.logger.info('join admission', { joinsPerSecond: rate, source: 'measured', capacityPerSecond: Math.round(measured.joinsPerSecond), leafCpuMs: Math.round(measured.leafCpuMs * 1000) / 1000 });
+  return rate;
+}
+
 const INVENTORY_SWEEP_MS = 60_000;
 
 /**
@@ -151,6 +168,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     });
     if (admin.created) deps.logger.info('wrote the admin identity', { dir: admin.dir });
     const tls = await issueServingCert(ca, config.sans, config.clusterName, deps.now());
+    const globalRate = await globalJoinRate(config, deps);
     const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true, storage, caNotAfter: ca.cert.notAfter, now: deps.now, logger: deps.logger });
     kube = kubeClientFor(config, connection, deps.logger);
     const validators = await validatorsFor(config, deps, kube);
@@ -163,8 +181,11 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       join: { storage, validators, ca, clusterName: config.clusterName, certTtlMs: config.certTtlMs, maxCertTtlMs: config.maxCertTtlMs, now: deps.now, inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount } },
       rateLimiter: createJoinRateLimiter({
         perSource: { perSecond: config.joinRate.perSource, burst: 2 * config.joinRate.perSource },
-        global: { perSecond: config.joinRate.global, burst: 2 * config.joinRate.global },
+        global: { perSecond: globalRate, burst: 2 * globalRate },
+        renewalReserve: config.joinRate.renewalReserve,
+        retryAfterSpreadMs: config.joinRate.retryAfterSpreadMs,
         now: deps.now,
+        random: deps.random ?? Math.random,
       }),
       readiness: kube ? [tokenReviewReadiness(kube, config.clusterName)] : [],
     });
