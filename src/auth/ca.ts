@@ -22,6 +22,7 @@ import { JOIN_BINDING_EXTENSION_OID, ROLES_EXTENSION_OID, authSpiffeIdFor, spiff
 import { ProblemError } from './errors.ts';
 import { verifiedCsrKey } from './csr.ts';
 import { randomSerialSeed, signLeaf, type IssuedLeaf } from './leaf-der.ts';
+import { readLeafFields } from './leaf-read.ts';
 import { NAMESPACE_NAME, SUBDOMAIN_NAME } from './kube-names.ts';
 
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
@@ -113,9 +114,12 @@ export function encodeJoinBinding(binding: { podUid: string; tokenName: string }
 
 /** Reads the join binding of a leaf; undefined when absent or not of that shape. */
 export function decodeJoinBinding(cert: X509Certificate): { podUid: string; tokenName: string } | undefined {
-  const ext = cert.getExtension(JOIN_BINDING_EXTENSION_OID);
-  if (!ext) return undefined;
-  const parsed = asn1js.fromBER(ext.value);
+  return joinBindingOf(cert.getExtension(JOIN_BINDING_EXTENSION_OID)?.value);
+}
+
+function joinBindingOf(value: ArrayBuffer | undefined): { podUid: string; tokenName: string } | undefined {
+  if (value === undefined) return undefined;
+  const parsed = asn1js.fromBER(value);
   if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) return undefined;
   const [podUid, tokenName] = parsed.result.valueBlock.value;
   if (!(podUid instanceof asn1js.Utf8String) || !(tokenName instanceof asn1js.Utf8String)) return undefined;
@@ -139,12 +143,11 @@ export interface PresentedLeaf {
  */
 export function readPresentedLeaf(der: Uint8Array<ArrayBuffer>, trustDomain: string): PresentedLeaf | undefined {
   try {
-    const cert = new X509Certificate(der);
-    const uris = cert.getExtension(SubjectAlternativeNameExtension)?.names.items.filter((n) => n.type === 'url').map((n) => n.value) ?? [];
-    const m = uris.length === 1 ? /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(uris[0] as string) : null;
-    const binding = decodeJoinBinding(cert);
-    const podName = cert.subjectName.getField('CN')[0];
-    const roles = decodeRoles(cert);
+    const cert = readLeafFields(der);
+    const m = cert.uris.length === 1 ? /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(cert.uris[0] as string) : null;
+    const binding = joinBindingOf(cert.extensions.get(JOIN_BINDING_EXTENSION_OID));
+    const podName = cert.commonName;
+    const roles = rolesOf(cert.extensions.get(ROLES_EXTENSION_OID));
     if (m === null || m[1] !== trustDomain || binding === undefined || podName === undefined || roles === undefined) return undefined;
     return { namespace: m[2] as string, serviceAccount: m[3] as string, podName, podUid: binding.podUid, tokenName: binding.tokenName, roles };
   } catch {
@@ -154,9 +157,12 @@ export function readPresentedLeaf(der: Uint8Array<ArrayBuffer>, trustDomain: str
 
 /** Reads the roles extension of a leaf; undefined when absent. */
 export function decodeRoles(cert: X509Certificate): string[] | undefined {
-  const ext = cert.getExtension(ROLES_EXTENSION_OID);
-  if (!ext) return undefined;
-  const parsed = asn1js.fromBER(ext.value);
+  return rolesOf(cert.getExtension(ROLES_EXTENSION_OID)?.value);
+}
+
+function rolesOf(value: ArrayBuffer | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const parsed = asn1js.fromBER(value);
   if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) throw new Error('roles extension is not a SEQUENCE');
   return parsed.result.valueBlock.value.map((v) => (v as asn1js.Utf8String).valueBlock.value);
 }

@@ -18,7 +18,7 @@ import {
   X509CertificateGenerator,
   X509Certificate,
 } from '../../../src/common/x509.ts';
-import { encodeJoinBinding, encodeRoles, issueLeaf, type CertificateAuthority, type LeafRequest } from '../../../src/auth/ca.ts';
+import { encodeJoinBinding, encodeRoles, issueLeaf, readPresentedLeaf, type CertificateAuthority, type LeafRequest } from '../../../src/auth/ca.ts';
 import { KNOWN_ROLES } from '../../../src/auth/tokens.ts';
 import { createCsrPem, generateKey, type KeyAlgorithm, type KeyMaterial } from '../../../src/agent/keys.ts';
 import { JOIN_BINDING_EXTENSION_OID, ROLES_EXTENSION_OID, spiffeIdFor } from '../../../src/protocol/index.ts';
@@ -91,7 +91,7 @@ describe('leaf fast encoder (src/auth/leaf-der.ts)', function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('makes the TBSCertificate @peculiar/x509 makes, byte for byte, for 1,000 random leaves; openssl verifies every certificate', async () => {
+  it('makes the TBSCertificate @peculiar/x509 makes, byte for byte, for 1,000 random leaves, which read back as issued; openssl verifies every certificate', async () => {
     const pems: string[] = [];
     const request = fc.record({
       key: fc.integer({ min: 0, max: 5 }),
@@ -115,6 +115,8 @@ describe('leaf fast encoder (src/auth/leaf-der.ts)', function () {
         assert.equal(tbsOf(fast.der).toString('hex'), tbsOf(reference.rawData).toString('hex'));
         assert.equal(fast.notAfter.getTime(), reference.notAfter.getTime());
         assert.equal(fast.toString('pem'), new X509Certificate(fast.der).toString('pem'));
+        // What a renewal reads back from it (src/auth/leaf-read.ts): the identity it was issued for.
+        assert.deepEqual(readPresentedLeaf(fast.der, r.trustDomain), { namespace: r.namespace, serviceAccount: r.serviceAccount, podName: r.hostId, podUid: r.podUid, tokenName: r.tokenName, roles: r.roles });
         pems.push(fast.toString('pem'));
       }),
       fuzzParameters({ budgetMs: 150_000 }),
