@@ -65,7 +65,8 @@ export function analyzeFleet(r: FleetResult): FleetFigures {
   };
   const echoFrom = t.listeningAt + Math.round(0.75 * t.renewIntervalMs);
   const peakRps = bucketsFrom(t.restartAt, echoFrom);
-  const peakOkRps = bucketsFrom(t.restartAt, echoFrom, okEvents);
+  // A served join counts when it is answered: under load a request can wait seconds for its turn.
+  const peakOkRps = bucketsFrom(t.restartAt, echoFrom, okEvents.map((e) => ({ ...e, at: e.at + e.ms })));
   const echoPeakRps = bucketsFrom(echoFrom, t.endAt);
   const stormEnd = r.recoveredAt ?? t.endAt;
   const stormOk = served.filter((e) => e.outcome === 'ok' && e.at + e.ms >= t.listeningAt && e.at <= stormEnd).map((e) => e.ms);
@@ -76,7 +77,7 @@ export function analyzeFleet(r: FleetResult): FleetFigures {
     const width = 500;
     const n = Math.ceil(t.endAt / width);
     const counts = new Array<number>(n).fill(0);
-    for (const e of r.events) if (pick(e.outcome)) counts[Math.min(n - 1, Math.floor(e.at / width))]! += 1;
+    for (const e of r.events) if (pick(e.outcome)) counts[Math.min(n - 1, Math.floor((e.outcome === 'ok' ? e.at + e.ms : e.at) / width))]! += 1;
     return counts.map((c, i) => [((i + 0.5) * width) / 1000, c * (1000 / width)]);
   };
   return {

@@ -3,8 +3,8 @@
  * baseline measured in the same run; prints one table (figure, value, baseline, ratio, target, result).
  * Everything runs on loopback; every process started here is stopped by its pid, on failure too.
  *
- *   node bench/run.ts [--quick] [--only cold,throughput,memory,fleet] [--fleet-agents N] [--fleet-scale S]
- *                     [--plot FILE.svg] [--json FILE]
+ *   node bench/run.ts [--quick] [--only cold,throughput,replicas,memory,fleet] [--fleet-agents N] [--fleet-scale S]
+ *                     [--plot FILE.svg] [--json FILE] [--fleet-reuse]
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -31,10 +31,11 @@ const { values: args } = parseArgs({
     'fleet-scale': { type: 'string' },
     plot: { type: 'string' },
     json: { type: 'string' },
+    'fleet-reuse': { type: 'boolean', default: false },
   },
 });
 const quick = args.quick === true;
-const phases = new Set((args.only ?? 'cold,throughput,memory,fleet').split(','));
+const phases = new Set((args.only ?? 'cold,throughput,replicas,memory,fleet').split(','));
 const OUT = join(REPO, 'bench', 'out');
 const MB = 1024 * 1024;
 const cfg = {
@@ -138,15 +139,21 @@ try {
     const costs = await measureAuthJoinCosts(issuer, dir, quick ? 50 : 200);
     results.throughput = { ceiling, loads, authIdleRss, authRss, totalJoins: done + fill, fillSeconds, costs };
 
-    say('several cores: one auth process, then two (replicas), 8 keep-alive clients each...');
-    const scaling = await measureReplicaScaling({ issuer, dir, bodies, concurrency: 8, seconds: cfg.loadSeconds });
-    const twoRate = scaling.two[0].joinsPerSecond + scaling.two[1].joinsPerSecond;
-    const twoCores = scaling.two[0].authCores + scaling.two[1].authCores;
+  }
+
+  if (phases.has('replicas')) {
+    say('several cores: one auth process, then two (replicas), 8 keep-alive clients each, interleaved...');
+    const bodies = await prebuildBodies(issuer, quick ? 64 : 256);
+    const scaling = await measureReplicaScaling({ issuer, dir, bodies, concurrency: 8, seconds: cfg.loadSeconds, reps: cfg.loadReps });
+    const oneRate = median(scaling.one.map((r) => r.joinsPerSecond));
+    const oneCores = median(scaling.one.map((r) => r.authCores));
+    const twoRate = median(scaling.two.map(([x, y]) => x.joinsPerSecond + y.joinsPerSecond));
+    const twoCores = median(scaling.two.map(([x, y]) => x.authCores + y.authCores));
     rows.push({
-      figure: 'Several cores: two auth processes (replicas), 8 keep-alive clients each, at once',
+      figure: `Several cores: two auth processes (replicas), 8 keep-alive clients each, at once (medians of ${scaling.one.length}, interleaved)`,
       value: `${fmt(twoRate)} joins/s on ${fmt(twoCores, 2)} cores -> ${fmt(twoRate / twoCores)} joins/s per core`,
-      baseline: `one process: ${fmt(scaling.one.joinsPerSecond)} joins/s on ${fmt(scaling.one.authCores, 2)} cores -> ${fmt(scaling.one.joinsPerSecond / scaling.one.authCores)} per core`,
-      ratio: `${fmt(twoRate / scaling.one.joinsPerSecond, 2)}x joins/s, ${fmt(twoRate / twoCores / (scaling.one.joinsPerSecond / scaling.one.authCores), 2)}x per core`,
+      baseline: `one process: ${fmt(oneRate)} joins/s on ${fmt(oneCores, 2)} cores -> ${fmt(oneRate / oneCores)} per core`,
+      ratio: `${fmt(twoRate / oneRate, 2)}x joins/s, ${fmt(twoRate / twoCores / (oneRate / oneCores), 2)}x per core`,
       target: 'scales with processes (per core ~1x)',
       result: 'info',
     });
@@ -183,7 +190,8 @@ try {
         const tag = `jitter ${jitter ? 'on' : 'off'}, admission ${admission ? 'on' : 'off'}`;
         say(`fleet: ${cfg.fleetAgents} agents, time / ${cfg.fleetScale}, ${tag}...`);
         const out = join(OUT, `fleet-${jitter ? 'jitter' : 'nojitter'}-${admission ? 'admission' : 'open'}.json`);
-        const raw = await runFleet({ agents: cfg.fleetAgents, scale: cfg.fleetScale, jitter, admission, out, seed: 1 }, 15 * 60_000);
+        // --fleet-reuse analyses the simulations of the last run again (bench/out) instead of running them.
+        const raw = args['fleet-reuse'] ? (JSON.parse(await readFile(out, 'utf8')) as FleetResult) : await runFleet({ agents: cfg.fleetAgents, scale: cfg.fleetScale, jitter, admission, out, seed: 1 }, 15 * 60_000);
         const f = analyzeFleet(raw);
         figures.push(f);
         const real = (ms: number) => `${fmt((ms * f.scale) / 60_000, 1)} min real`;
