@@ -44,7 +44,7 @@ export interface ResolvedAuthConfig {
   /** Live inventory records one ServiceAccount may hold. */
   maxAgentsPerServiceAccount: number;
   /** Joins per second per source address and in all (0: measured at start, see measureJoinCapacity). */
-  joinRate: { perSource: number; global: number; renewalReserve: number; retryAfterSpreadMs: number };
+  joinRate: { perSource: number; global: number; burstMs: number; renewalReserve: number; retryAfterSpreadMs: number };
   maxConcurrentReviews: number;
   storage: StorageConfig;
   /** The Kubernetes API; with neither --kubeconfig nor a pod to run in, there is none and in_cluster tokens are refused. */
@@ -107,7 +107,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
     caKeyEncryptionKeyFile: v.caKeyEncryptionKeyFile as string | undefined,
     inventoryGraceMs: v.inventoryGrace as number,
     maxAgentsPerServiceAccount,
-    joinRate: { perSource, global, renewalReserve, retryAfterSpreadMs: v.retryAfterSpread as number },
+    joinRate: { perSource, global, burstMs: v.joinBurst as number, renewalReserve, retryAfterSpreadMs: v.retryAfterSpread as number },
     maxConcurrentReviews,
     storage,
     kube: {

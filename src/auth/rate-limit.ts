@@ -74,7 +74,8 @@ export function createJoinRateLimiter(options: JoinRateLimiterOptions): JoinRate
   const maxSources = options.maxSources ?? 100_000;
   const sources = new Map<string, Bucket>();
   const global: Bucket = { tokens: options.global.burst, at: options.now() };
-  const earlyReserve = options.renewalReserve * options.global.burst;
+  // Never the whole bucket: an early renewal must fit into a full one, or a small burst would refuse it forever.
+  const earlyReserve = Math.min(options.renewalReserve * options.global.burst, Math.max(0, options.global.burst - 1));
   const refuse = (waitMs: number): Admission => ({ ok: false, retryAfterMs: waitMs + Math.floor(options.random() * options.retryAfterSpreadMs) });
   return {
     admit(source, kind) {

@@ -181,7 +181,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       join: { storage, validators, ca, clusterName: config.clusterName, certTtlMs: config.certTtlMs, maxCertTtlMs: config.maxCertTtlMs, now: deps.now, inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount } },
       rateLimiter: createJoinRateLimiter({
         perSource: { perSecond: config.joinRate.perSource, burst: 2 * config.joinRate.perSource },
-        global: { perSecond: globalRate, burst: 2 * globalRate },
+        global: { perSecond: globalRate, burst: Math.max(1, (globalRate * config.joinRate.burstMs) / 1000) },
         renewalReserve: config.joinRate.renewalReserve,
         retryAfterSpreadMs: config.joinRate.retryAfterSpreadMs,
         now: deps.now,

@@ -71,6 +71,14 @@ describe('createJoinRateLimiter', () => {
     assert.deepEqual(limiter.admit('j4', 'join'), { ok: false, retryAfterMs: 200 });
   });
 
+  it('keeps a full bucket open to an early renewal, however small the burst', () => {
+    const limiter = createJoinRateLimiter({ perSource: { perSecond: 2, burst: 4 }, global: { perSecond: 5, burst: 1 }, renewalReserve: 0.5, retryAfterSpreadMs: 0, now: () => now, random: () => 0 });
+    assert.deepEqual(limiter.admit('r1', 'renewal-early'), { ok: true });
+    assert.deepEqual(limiter.admit('r2', 'renewal-early'), { ok: false, retryAfterMs: 200 });
+    now += 200;
+    assert.deepEqual(limiter.admit('r2', 'renewal-early'), { ok: true });
+  });
+
   it('bounds the memory of sources', () => {
     const limiter = make({ maxSources: 3 });
     for (const s of ['a', 'b', 'c', 'd', 'e']) {
