@@ -76,7 +76,7 @@ const endAt = outageStartAt + outageMs + renewIntervalMs + 3 * capMs + Math.roun
 // The steady rate is one renewal per agent per renewal interval; 2x that is what the fleet target allows.
 const steadyPerSecond = params.agents / (renewIntervalMs / 1000);
 const authArgs = params.admission
-  ? ['--join-rate-global', String(Math.ceil(2 * steadyPerSecond)), '--retry-after-spread', `${Math.max(1, Math.round(60_000 / params.scale))}ms`]
+  ? ['--join-rate-global', String(Math.round(1.5 * steadyPerSecond * 10) / 10), '--join-burst', '333ms', '--retry-after-spread', `${Math.max(1, Math.round(60_000 / params.scale))}ms`]
   : ['--join-rate-global', '1000000', '--join-rate-per-source', '1000000'];
 
 // Every join opens its own TLS connection without session resumption, as separate pods would: the

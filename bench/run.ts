@@ -214,7 +214,7 @@ try {
     const plotPath = args.plot ?? join(OUT, 'storm.svg');
     await writeFile(plotPath, svg);
     notes.push(`plot: ${plotPath}`);
-    notes.push(`fleet: ${cfg.fleetAgents} simulated agents with time / ${cfg.fleetScale} put the request rate of ${fmt(cfg.fleetAgents * cfg.fleetScale)} real agents (1 h certificates) on the auth service; crypto, TLS and disk work are not compressed. Admission on: --join-rate-global 2x the steady rate, as at a fleet the auth can just serve.`);
+    notes.push(`fleet: ${cfg.fleetAgents} simulated agents with time / ${cfg.fleetScale} put the request rate of ${fmt(cfg.fleetAgents * cfg.fleetScale)} real agents (1 h certificates) on the auth service; crypto, TLS and disk work are not compressed. Admission on: --join-rate-global 1.5x the steady rate, --join-burst 333ms (0.5x steady): at most 2x steady in any second.`);
   }
 } finally {
   await auth?.stop();
