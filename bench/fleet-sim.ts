@@ -31,6 +31,8 @@ export interface FleetParams {
   /** Time compression: 60 makes a 1 h certificate live 60 s. */
   scale: number;
   jitter: boolean;
+  /** Admission sized as at a fleet the auth can just serve: --join-rate-global = 2 x the steady rate. Off: limits lifted. */
+  admission: boolean;
   out: string;
   seed?: number;
 }
@@ -71,6 +73,11 @@ const outageMs = Math.round(600_000 / params.scale);
 const rampMs = renewIntervalMs;
 const outageStartAt = Math.round(1.5 * renewIntervalMs);
 const endAt = outageStartAt + outageMs + renewIntervalMs + 3 * capMs + Math.round(0.3 * renewIntervalMs);
+// The steady rate is one renewal per agent per renewal interval; 2x that is what the fleet target allows.
+const steadyPerSecond = params.agents / (renewIntervalMs / 1000);
+const authArgs = params.admission
+  ? ['--join-rate-global', String(Math.round(1.5 * steadyPerSecond * 10) / 10), '--join-burst', '333ms', '--retry-after-spread', `${Math.max(1, Math.round(60_000 / params.scale))}ms`]
+  : ['--join-rate-global', '1000000', '--join-rate-per-source', '1000000'];
 
 // Every join opens its own TLS connection without session resumption, as separate pods would: the
 // agents of this process must not share a keep-alive pool the real fleet does not have. Each agent also
@@ -95,7 +102,7 @@ let auth: AuthProcess | undefined;
 const controller = new AbortController();
 try {
   await createProvisionToken(stateDir, issuer);
-  auth = await startAuth({ stateDir, logFile, certTtl: `${Math.round(ttlMs / 1000)}s`, maxCertTtl: '1h' });
+  auth = await startAuth({ stateDir, logFile, certTtl: `${Math.round(ttlMs / 1000)}s`, maxCertTtl: '1h', extraArgs: authArgs });
   const port = auth.port;
   await mkdir(join(dir, 'tokens'), { recursive: true });
   for (let i = 0; i < params.agents; i++) await writeFile(join(dir, 'tokens', String(i)), await mintFor(issuer, i), { mode: 0o600 });
@@ -193,7 +200,7 @@ try {
   await auth.stop();
   await sleep(outageStartAt + outageMs - rel());
   const restartAt = rel();
-  auth = await startAuth({ stateDir, logFile, port, certTtl: `${Math.round(ttlMs / 1000)}s`, maxCertTtl: '1h' });
+  auth = await startAuth({ stateDir, logFile, port, certTtl: `${Math.round(ttlMs / 1000)}s`, maxCertTtl: '1h', extraArgs: authArgs });
   const listeningAt = auth.listeningAt - t0;
   await sleep(endAt - rel());
   clearInterval(sampler);

@@ -18,12 +18,19 @@ export async function runFleet(params: FleetParams, timeoutMs: number): Promise<
 
 export interface FleetFigures {
   jitter: boolean;
+  admission: boolean;
   agents: number;
   scale: number;
   /** Requests that reached the auth service (any answer), per second, over the steady window. */
   steadyRps: number;
-  /** Largest count in a 1 s bucket from the restart on. */
+  /** Largest count of requests (any answer, 429 included) in a 1 s bucket from the restart on. */
   peakRps: number;
+  /** Joins served (200), per second, over the steady window, and the largest 1 s bucket from the restart on. */
+  steadyOkRps: number;
+  peakOkRps: number;
+  /** From the auth service stopping to every agent valid and none retrying. */
+  outageRecoveryMs: number | undefined;
+  outageMs: number;
   /** Largest 1 s bucket one renewal interval after the storm (the echo of the storm's cohort). */
   echoPeakRps: number;
   /** p50/p99 latency of successful joins from the restart until recovery (or the end). */
@@ -40,7 +47,7 @@ export interface FleetFigures {
   simCpuCores: number;
   eventLoopDelayP99Ms: number;
   /** [seconds, requests/s reaching the server] and [seconds, attempts/s that found no server], 0.5 s buckets. */
-  series: { served: [number, number][]; unreachable: [number, number][] };
+  series: { served: [number, number][]; ok: [number, number][]; unreachable: [number, number][] };
 }
 
 export function analyzeFleet(r: FleetResult): FleetFigures {
@@ -49,13 +56,17 @@ export function analyzeFleet(r: FleetResult): FleetFigures {
   const steadyFrom = Math.round(0.25 * t.renewIntervalMs);
   const steadyTo = t.outageStartAt;
   const steadyRps = served.filter((e) => e.at >= steadyFrom && e.at < steadyTo).length / ((steadyTo - steadyFrom) / 1000);
-  const bucketsFrom = (from: number, to: number) => {
+  const okEvents = served.filter((e) => e.outcome === 'ok');
+  const steadyOkRps = okEvents.filter((e) => e.at >= steadyFrom && e.at < steadyTo).length / ((steadyTo - steadyFrom) / 1000);
+  const bucketsFrom = (from: number, to: number, events = served) => {
     const counts = new Map<number, number>();
-    for (const e of served) if (e.at >= from && e.at < to) counts.set(Math.floor((e.at - from) / 1000), (counts.get(Math.floor((e.at - from) / 1000)) ?? 0) + 1);
+    for (const e of events) if (e.at >= from && e.at < to) counts.set(Math.floor((e.at - from) / 1000), (counts.get(Math.floor((e.at - from) / 1000)) ?? 0) + 1);
     return Math.max(0, ...counts.values());
   };
   const echoFrom = t.listeningAt + Math.round(0.75 * t.renewIntervalMs);
   const peakRps = bucketsFrom(t.restartAt, echoFrom);
+  // A served join counts when it is answered: under load a request can wait seconds for its turn.
+  const peakOkRps = bucketsFrom(t.restartAt, echoFrom, okEvents.map((e) => ({ ...e, at: e.at + e.ms })));
   const echoPeakRps = bucketsFrom(echoFrom, t.endAt);
   const stormEnd = r.recoveredAt ?? t.endAt;
   const stormOk = served.filter((e) => e.outcome === 'ok' && e.at + e.ms >= t.listeningAt && e.at <= stormEnd).map((e) => e.ms);
@@ -66,11 +77,16 @@ export function analyzeFleet(r: FleetResult): FleetFigures {
     const width = 500;
     const n = Math.ceil(t.endAt / width);
     const counts = new Array<number>(n).fill(0);
-    for (const e of r.events) if (pick(e.outcome)) counts[Math.min(n - 1, Math.floor(e.at / width))]! += 1;
+    for (const e of r.events) if (pick(e.outcome)) counts[Math.min(n - 1, Math.floor((e.outcome === 'ok' ? e.at + e.ms : e.at) / width))]! += 1;
     return counts.map((c, i) => [((i + 0.5) * width) / 1000, c * (1000 / width)]);
   };
   return {
     jitter: r.params.jitter,
+    admission: r.params.admission,
+    steadyOkRps,
+    peakOkRps,
+    outageRecoveryMs: r.recoveredAt === undefined ? undefined : r.recoveredAt - t.authStoppedAt,
+    outageMs: t.outageMs,
     agents: r.params.agents,
     scale: r.params.scale,
     steadyRps,
@@ -86,25 +102,23 @@ export function analyzeFleet(r: FleetResult): FleetFigures {
     rejected,
     simCpuCores: r.simCpuSeconds / (t.endAt / 1000),
     eventLoopDelayP99Ms: r.eventLoopDelayP99Ms,
-    series: { served: series((o) => o !== 'unreachable' && o !== 'other'), unreachable: series((o) => o === 'unreachable') },
+    series: { served: series((o) => o !== 'unreachable' && o !== 'other'), ok: series((o) => o === 'ok'), unreachable: series((o) => o === 'unreachable') },
   };
 }
 
-/** The storm plot: requests/s reaching the auth service over time, jitter on vs off. */
-export function stormPlot(on: FleetFigures, off: FleetFigures, raw: FleetResult): string {
+/** The storm plot: joins served (200) per second over time, jitter on/off x admission on/off. */
+export function stormPlot(figures: readonly FleetFigures[], raw: FleetResult): string {
   const t = raw.timeline;
+  const first = figures[0] as FleetFigures;
+  const colors: Record<string, string> = { 'on/on': '#1f77b4', 'off/on': '#2ca02c', 'on/off': '#d62728', 'off/off': '#ff7f0e' };
+  const tag = (f: FleetFigures) => `jitter ${f.jitter ? 'on' : 'off'}, admission ${f.admission ? 'on' : 'off'}`;
   return lineChart({
-    title: `Renewal storm: ${on.agents} agents (real createAgent) vs a real auth process, time / ${on.scale}`,
-    subtitle: `cert TTL ${t.ttlMs / 1000} s, renew at 50% ± 10% (jitter on) or 50% (off), back-off cap ${t.capMs / 1000} s, auth stopped for ${t.outageMs / 1000} s ("10 min")`,
-    xLabel: `seconds (simulated; x ${on.scale} for real time)`,
-    yLabel: 'join requests/s reaching the auth service (0.5 s buckets)',
-    series: [
-      { label: 'jitter on: requests/s served', color: '#1f77b4', points: on.series.served },
-      { label: 'jitter off: requests/s served', color: '#d62728', points: off.series.served },
-      { label: 'jitter on: attempts/s that found no server', color: '#1f77b4', points: on.series.unreachable, dashed: true },
-      { label: 'jitter off: attempts/s that found no server', color: '#d62728', points: off.series.unreachable, dashed: true },
-    ],
+    title: `Renewal storm: ${first.agents} agents (real createAgent) vs a real auth process, time / ${first.scale}`,
+    subtitle: `cert TTL ${t.ttlMs / 1000} s, renew at 50% (± 10% with jitter), back-off cap ${t.capMs / 1000} s, auth stopped ${t.outageMs / 1000} s ("10 min"); admission: --join-rate-global 1.5x steady, burst 0.5x`,
+    xLabel: `seconds (simulated; x ${first.scale} for real time)`,
+    yLabel: 'joins served (200) per second (0.5 s buckets)',
+    series: figures.map((f) => ({ label: tag(f), color: colors[`${f.jitter ? 'on' : 'off'}/${f.admission ? 'on' : 'off'}`] as string, points: f.series.ok, dashed: !f.admission })),
     bands: [{ from: t.authStoppedAt / 1000, to: t.listeningAt / 1000, color: '#f0f0f0', label: 'auth down' }],
-    hlines: [{ y: 2 * on.steadyRps, label: `target: 2x steady (${fmt(2 * on.steadyRps, 1)}/s)`, color: '#2ca02c', labelAtX: (0.6 * t.rampMs) / 1000 }],
+    hlines: [{ y: 2 * first.steadyOkRps, label: `target: 2x steady (${fmt(2 * first.steadyOkRps, 1)}/s)`, color: '#2ca02c', labelAtX: (0.6 * t.rampMs) / 1000 }],
   });
 }

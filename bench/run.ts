@@ -3,8 +3,8 @@
  * baseline measured in the same run; prints one table (figure, value, baseline, ratio, target, result).
  * Everything runs on loopback; every process started here is stopped by its pid, on failure too.
  *
- *   node bench/run.ts [--quick] [--only cold,throughput,memory,fleet] [--fleet-agents N] [--fleet-scale S]
- *                     [--plot FILE.svg] [--json FILE]
+ *   node bench/run.ts [--quick] [--only cold,throughput,replicas,memory,fleet] [--fleet-agents N] [--fleet-scale S]
+ *                     [--plot FILE.svg] [--json FILE] [--fleet-reuse]
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -19,6 +19,7 @@ import { measureAgentIdle, measureAgentMemory } from './memory.ts';
 import { RUNTIME_FLAGS } from '../src/cli/runtime-flags.ts';
 import { parse as parseYaml } from 'yaml';
 import { prebuildBodies, runJoins, runLoad, type LoadResult } from './throughput.ts';
+import { measureReplicaScaling } from './replicas.ts';
 import { measureCryptoCeiling } from './lib/ceiling.ts';
 import { createProvisionToken, mintFor, newIssuer, removeDir, scratchDir, startAuth, type AuthProcess } from './lib/env.ts';
 import { MAIN_JS, REPO, rssBytes, sleep, spawnLogged } from './lib/proc.ts';
@@ -32,10 +33,11 @@ const { values: args } = parseArgs({
     'fleet-scale': { type: 'string' },
     plot: { type: 'string' },
     json: { type: 'string' },
+    'fleet-reuse': { type: 'boolean', default: false },
   },
 });
 const quick = args.quick === true;
-const phases = new Set((args.only ?? 'cold,throughput,memory,fleet').split(','));
+const phases = new Set((args.only ?? 'cold,throughput,replicas,memory,fleet').split(','));
 const OUT = join(REPO, 'bench', 'out');
 const MB = 1024 * 1024;
 const cfg = {
@@ -153,6 +155,26 @@ try {
     say('auth per-join CPU, in-process, step by step...');
     const costs = await measureAuthJoinCosts(issuer, dir, quick ? 50 : 200);
     results.throughput = { ceiling, loads, authIdleRss, authRss, totalJoins: done + fill, fillSeconds, costs };
+
+  }
+
+  if (phases.has('replicas')) {
+    say('several cores: one auth process, then two (replicas), 8 keep-alive clients each, interleaved...');
+    const bodies = await prebuildBodies(issuer, quick ? 64 : 256);
+    const scaling = await measureReplicaScaling({ issuer, dir, bodies, concurrency: 8, seconds: cfg.loadSeconds, reps: cfg.loadReps });
+    const oneRate = median(scaling.one.map((r) => r.joinsPerSecond));
+    const oneCores = median(scaling.one.map((r) => r.authCores));
+    const twoRate = median(scaling.two.map(([x, y]) => x.joinsPerSecond + y.joinsPerSecond));
+    const twoCores = median(scaling.two.map(([x, y]) => x.authCores + y.authCores));
+    rows.push({
+      figure: `Several cores: two auth processes (replicas), 8 keep-alive clients each, at once (medians of ${scaling.one.length}, interleaved)`,
+      value: `${fmt(twoRate)} joins/s on ${fmt(twoCores, 2)} cores -> ${fmt(twoRate / twoCores)} joins/s per core`,
+      baseline: `one process: ${fmt(oneRate)} joins/s on ${fmt(oneCores, 2)} cores -> ${fmt(oneRate / oneCores)} per core`,
+      ratio: `${fmt(twoRate / oneRate, 2)}x joins/s, ${fmt(twoRate / twoCores / (oneRate / oneCores), 2)}x per core`,
+      target: 'scales with processes (per core ~1x)',
+      result: 'info',
+    });
+    results.replicas = scaling;
   }
 
   if (phases.has('memory')) {
@@ -200,33 +222,36 @@ try {
 
   if (phases.has('fleet')) {
     const figures: FleetFigures[] = [];
-    for (const jitter of [true, false]) {
-      say(`fleet: ${cfg.fleetAgents} agents, time / ${cfg.fleetScale}, jitter ${jitter ? 'on' : 'off'}...`);
-      const out = join(OUT, `fleet-${jitter ? 'jitter' : 'nojitter'}.json`);
-      const raw = await runFleet({ agents: cfg.fleetAgents, scale: cfg.fleetScale, jitter, out, seed: 1 }, 15 * 60_000);
-      const f = analyzeFleet(raw);
-      figures.push(f);
-      const tag = jitter ? 'jitter on' : 'jitter off';
-      const real = (ms: number) => `${fmt((ms * f.scale) / 60_000, 1)} min real`;
-      rows.push({ figure: `Fleet ${tag}: peak requests/s after the outage (1 s buckets)`, value: `${fmt(f.peakRps)} /s (echo one renewal later: ${fmt(f.echoPeakRps)} /s)`, baseline: `steady ${fmt(f.steadyRps, 1)} /s`, ratio: `${fmt(f.peakRps / f.steadyRps, 1)}x`, target: '<= 2x steady', result: f.peakRps <= 2 * f.steadyRps ? 'PASS' : 'FAIL' });
-      rows.push({ figure: `Fleet ${tag}: p99 join latency during the storm (p50)`, value: `${fmt(f.stormP99Ms)} ms (p50 ${fmt(f.stormP50Ms)} ms)`, baseline: `steady p99 ${fmt(f.steadyP99Ms)} ms`, ratio: `${fmt(f.stormP99Ms / f.steadyP99Ms, 1)}x`, target: '<= 1000 ms', result: f.stormP99Ms <= 1000 ? 'PASS' : 'FAIL' });
-      rows.push({
-        figure: `Fleet ${tag}: listening -> every agent valid, none retrying (auth restart took ${fmt(f.authStartMs)} ms; ${f.expiredAgents} agents saw their cert expire)`,
-        value: f.recoveryMs === undefined ? 'never (within the run)' : `${fmt(f.recoveryMs)} ms (${real(f.recoveryMs)})`,
-        baseline: `back-off cap ${fmt(f.capMs)} ms (${real(f.capMs)})`,
-        ratio: f.recoveryMs === undefined ? 'n/a' : `${fmt(f.recoveryMs / f.capMs, 1)}x`,
-        target: '<= 1 cap',
-        result: f.recoveryMs !== undefined && f.recoveryMs <= f.capMs ? 'PASS' : 'FAIL',
-      });
+    for (const admission of [true, false]) {
+      for (const jitter of [true, false]) {
+        const tag = `jitter ${jitter ? 'on' : 'off'}, admission ${admission ? 'on' : 'off'}`;
+        say(`fleet: ${cfg.fleetAgents} agents, time / ${cfg.fleetScale}, ${tag}...`);
+        const out = join(OUT, `fleet-${jitter ? 'jitter' : 'nojitter'}-${admission ? 'admission' : 'open'}.json`);
+        // --fleet-reuse analyses the simulations of the last run again (bench/out) instead of running them.
+        const raw = args['fleet-reuse'] ? (JSON.parse(await readFile(out, 'utf8')) as FleetResult) : await runFleet({ agents: cfg.fleetAgents, scale: cfg.fleetScale, jitter, admission, out, seed: 1 }, 15 * 60_000);
+        const f = analyzeFleet(raw);
+        figures.push(f);
+        const real = (ms: number) => `${fmt((ms * f.scale) / 60_000, 1)} min real`;
+        const limit = f.outageMs + 2 * f.capMs;
+        rows.push({ figure: `Fleet ${tag}: peak joins served/s after the outage (1 s buckets)`, value: `${fmt(f.peakOkRps)} /s (requests incl. 429: ${fmt(f.peakRps)} /s; echo one renewal later: ${fmt(f.echoPeakRps)} /s)`, baseline: `steady ${fmt(f.steadyOkRps, 1)} /s`, ratio: `${fmt(f.peakOkRps / f.steadyOkRps, 1)}x`, target: '<= 2x steady', result: f.peakOkRps <= 2 * f.steadyOkRps ? 'PASS' : 'FAIL' });
+        rows.push({ figure: `Fleet ${tag}: p99 latency of served joins in the storm (p50)`, value: `${fmt(f.stormP99Ms)} ms (p50 ${fmt(f.stormP50Ms)} ms)`, baseline: `steady p99 ${fmt(f.steadyP99Ms)} ms`, ratio: `${fmt(f.stormP99Ms / f.steadyP99Ms, 1)}x`, target: '<= 1000 ms', result: f.stormP99Ms <= 1000 ? 'PASS' : 'FAIL' });
+        rows.push({
+          figure: `Fleet ${tag}: auth stopped -> every agent valid, none retrying (restart took ${fmt(f.authStartMs)} ms; ${f.expiredAgents} certs expired; refusals ${JSON.stringify(f.rejected)})`,
+          value: f.outageRecoveryMs === undefined ? 'never (within the run)' : `${fmt(f.outageRecoveryMs)} ms (${real(f.outageRecoveryMs)})`,
+          baseline: `outage ${fmt(f.outageMs)} ms + 2 caps ${fmt(2 * f.capMs)} ms (${real(limit)})`,
+          ratio: f.outageRecoveryMs === undefined ? 'n/a' : `${fmt(f.outageRecoveryMs / limit, 2)}x`,
+          target: '<= outage + 2 caps, 0 expired',
+          result: f.outageRecoveryMs !== undefined && f.outageRecoveryMs <= limit && f.expiredAgents === 0 ? 'PASS' : 'FAIL',
+        });
+      }
     }
-    results.fleet = figures.map(({ series, ...rest }) => ({ ...rest, series }));
-    const [on, off] = figures as [FleetFigures, FleetFigures];
-    const raw = JSON.parse(await readFile(join(OUT, 'fleet-jitter.json'), 'utf8')) as FleetResult;
-    const svg = stormPlot(on, off, raw);
+    results.fleet = figures;
+    const raw = JSON.parse(await readFile(join(OUT, 'fleet-jitter-admission.json'), 'utf8')) as FleetResult;
+    const svg = stormPlot(figures, raw);
     const plotPath = args.plot ?? join(OUT, 'storm.svg');
     await writeFile(plotPath, svg);
     notes.push(`plot: ${plotPath}`);
-    notes.push(`fleet: ${cfg.fleetAgents} simulated agents with time / ${cfg.fleetScale} put the request rate of ${fmt(cfg.fleetAgents * cfg.fleetScale)} real agents (1 h certificates) on the auth service; crypto, TLS and disk work are not compressed.`);
+    notes.push(`fleet: ${cfg.fleetAgents} simulated agents with time / ${cfg.fleetScale} put the request rate of ${fmt(cfg.fleetAgents * cfg.fleetScale)} real agents (1 h certificates) on the auth service; crypto, TLS and disk work are not compressed. Admission on: --join-rate-global 1.5x the steady rate, --join-burst 333ms (0.5x steady): at most 2x steady in any second.`);
   }
 } finally {
   await auth?.stop();

@@ -48,3 +48,18 @@ export async function selfTimeByCategory(path: string): Promise<{ totalMs: numbe
   }
   return { totalMs: (profile.endTime - profile.startTime) / 1000, byCategory };
 }
+
+/** Self time per function (name, package or file, line) in ms, largest first. */
+export async function selfTimeByFunction(path: string): Promise<{ name: string; ms: number }[]> {
+  const profile = JSON.parse(await readFile(path, 'utf8')) as Profile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const byName = new Map<string, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i] as number);
+    if (!node) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const name = `${functionName || '(anonymous)'} ${categoryOf(url, functionName)}${url ? `:${url.split('/').pop()}:${lineNumber + 1}` : ''}`;
+    byName.set(name, (byName.get(name) ?? 0) + (profile.timeDeltas[i + 1] ?? 0) / 1000);
+  }
+  return [...byName].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms);
+}

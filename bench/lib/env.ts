@@ -56,6 +56,12 @@ export async function createProvisionToken(stateDir: string, issuer: TokenIssuer
   }
 }
 
+/**
+ * V8 flags of the auth process, as the CLI's runtime-flags table is to apply them for `auth`: a young
+ * generation bounded at 4 MB per semi-space keeps RSS under join allocation pressure (RESULTS.md §3).
+ */
+export const AUTH_NODE_OPTIONS = '--max-semi-space-size=4';
+
 export interface AuthProcess extends Child {
   port: number;
   /** When the auth service said it was listening (its own log timestamp, ms since the epoch). */
@@ -84,7 +90,7 @@ export async function startAuth(options: { stateDir: string; logFile: string; po
     ...(options.extraArgs ?? []),
   ];
   const before = await stat(options.logFile).then((s) => s.size, () => 0);
-  const child = spawnLogged(args, options.logFile, options.env ?? process.env);
+  const child = spawnLogged(args, options.logFile, options.env ?? { ...process.env, NODE_OPTIONS: AUTH_NODE_OPTIONS });
   try {
     const line = await waitForLog(options.logFile, 'auth service listening', child, 30_000, before);
     const port = Number(line.port);

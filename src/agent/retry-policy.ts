@@ -44,6 +44,9 @@ export function stepFor(err: unknown): Step {
   return 'retry';
 }
 
+/** Retry-After's unit (RFC 9110 §10.2.3: delay-seconds). */
+export const RETRY_AFTER_RESOLUTION_MS = 1000;
+
 export interface RetryContext {
   /** 1 for the first failed attempt of this renewal. */
   attempt: number;
@@ -66,14 +69,17 @@ export interface RetryPlan {
 
 /**
  * Decides what follows a failed attempt, as a pure function of the error and the context: `retry`
- * waits the jittered back-off (at least the server's Retry-After), `final` waits the cap (the token
+ * waits the jittered back-off, or the server's Retry-After plus a draw within its second when that is
+ * longer (never past the cap), `final` waits the cap (the token
  * file is re-read then), `exit` stops. --once gives up on a final error, or when the next retry would
  * pass its deadline.
  */
 export function planRetry(err: unknown, ctx: RetryContext): RetryPlan {
   const step = stepFor(err);
   if (step === 'exit') return { step, retry: false, delayMs: 0 };
-  const retryAfterMs = err instanceof JoinRejectedError ? err.retryAfterMs : undefined;
+  // Retry-After comes in whole seconds: a draw within the second keeps apart the agents a server told
+  // the same number at the same moment (its own spread of the number does the rest).
+  const retryAfterMs = err instanceof JoinRejectedError && err.retryAfterMs !== undefined ? err.retryAfterMs + Math.floor(ctx.rand * RETRY_AFTER_RESOLUTION_MS) : undefined;
   const delayMs = step === 'final' ? ctx.backoff.capMs : retryDelayMs(ctx.attempt, ctx.rand, ctx.backoff, retryAfterMs);
   if (ctx.deadline !== undefined) return { step, retry: step === 'retry' && ctx.now + delayMs < ctx.deadline, delayMs };
   return { step, retry: !ctx.stopOnExpiry, delayMs };

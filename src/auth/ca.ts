@@ -1,3 +1,4 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as asn1js from 'asn1js';
 import {
@@ -8,7 +9,6 @@ import {
   Extension,
   KeyUsageFlags,
   KeyUsagesExtension,
-  Pkcs10CertificateRequest,
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
   X509Certificate,
@@ -21,6 +21,9 @@ import { privateKeyPem } from '../common/pem.ts';
 import { createSelfSignedCa } from '../common/self-signed-ca.ts';
 import { JOIN_BINDING_EXTENSION_OID, ROLES_EXTENSION_OID, authSpiffeIdFor, spiffeIdFor } from '../protocol/index.ts';
 import { ProblemError } from './errors.ts';
+import { leafKeyOfSpki, verifiedCsrKey, type LeafKey } from './csr.ts';
+import { randomSerialSeed, signLeaf, type IssuedLeaf } from './leaf-der.ts';
+import { readLeafFields } from './leaf-read.ts';
 import { NAMESPACE_NAME, SUBDOMAIN_NAME } from './kube-names.ts';
 
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
@@ -44,6 +47,8 @@ export interface CertificateAuthority {
   certPem: string;
   /** Computed once: every leaf carries the same one. */
   authorityKeyIdentifier: AuthorityKeyIdentifierExtension;
+  /** `key` for node:crypto, which signs leaves synchronously (src/auth/leaf-der.ts). */
+  signingKey: KeyObject;
 }
 
 /**
@@ -85,8 +90,10 @@ export function signCert(ca: CertificateAuthority, spec: CertSpec): Promise<X509
 
 export async function loadCa(stored: StoredCa): Promise<CertificateAuthority> {
   const cert = new X509Certificate(stored.certPem);
-  const key = await subtle.importKey('pkcs8', PemConverter.decodeFirst(stored.keyPem), CA_KEY_ALGORITHM, false, ['sign']);
-  return { cert, key, certPem: stored.certPem.endsWith('\n') ? stored.certPem : stored.certPem + '\n', authorityKeyIdentifier: await AuthorityKeyIdentifierExtension.create(cert) };
+  const pkcs8 = PemConverter.decodeFirst(stored.keyPem);
+  const key = await subtle.importKey('pkcs8', pkcs8, CA_KEY_ALGORITHM, false, ['sign']);
+  const signingKey = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+  return { cert, key, certPem: stored.certPem.endsWith('\n') ? stored.certPem : stored.certPem + '\n', authorityKeyIdentifier: await AuthorityKeyIdentifierExtension.create(cert), signingKey };
 }
 
 /** DER of SEQUENCE OF UTF8String: the roles extension's value. */
@@ -101,9 +108,12 @@ export function encodeJoinBinding(binding: { podUid: string; tokenName: string }
 
 /** Reads the join binding of a leaf; undefined when absent or not of that shape. */
 export function decodeJoinBinding(cert: X509Certificate): { podUid: string; tokenName: string } | undefined {
-  const ext = cert.getExtension(JOIN_BINDING_EXTENSION_OID);
-  if (!ext) return undefined;
-  const parsed = asn1js.fromBER(ext.value);
+  return joinBindingOf(cert.getExtension(JOIN_BINDING_EXTENSION_OID)?.value);
+}
+
+function joinBindingOf(value: ArrayBuffer | undefined): { podUid: string; tokenName: string } | undefined {
+  if (value === undefined) return undefined;
+  const parsed = asn1js.fromBER(value);
   if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) return undefined;
   const [podUid, tokenName] = parsed.result.valueBlock.value;
   if (!(podUid instanceof asn1js.Utf8String) || !(tokenName instanceof asn1js.Utf8String)) return undefined;
@@ -127,12 +137,11 @@ export interface PresentedLeaf {
  */
 export function readPresentedLeaf(der: Uint8Array<ArrayBuffer>, trustDomain: string): PresentedLeaf | undefined {
   try {
-    const cert = new X509Certificate(der);
-    const uris = cert.getExtension(SubjectAlternativeNameExtension)?.names.items.filter((n) => n.type === 'url').map((n) => n.value) ?? [];
-    const m = uris.length === 1 ? /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(uris[0] as string) : null;
-    const binding = decodeJoinBinding(cert);
-    const podName = cert.subjectName.getField('CN')[0];
-    const roles = decodeRoles(cert);
+    const cert = readLeafFields(der);
+    const m = cert.uris.length === 1 ? /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(cert.uris[0] as string) : null;
+    const binding = joinBindingOf(cert.extensions.get(JOIN_BINDING_EXTENSION_OID));
+    const podName = cert.commonName;
+    const roles = rolesOf(cert.extensions.get(ROLES_EXTENSION_OID));
     if (m === null || m[1] !== trustDomain || binding === undefined || podName === undefined || roles === undefined) return undefined;
     return { namespace: m[2] as string, serviceAccount: m[3] as string, podName, podUid: binding.podUid, tokenName: binding.tokenName, roles };
   } catch {
@@ -142,24 +151,14 @@ export function readPresentedLeaf(der: Uint8Array<ArrayBuffer>, trustDomain: str
 
 /** Reads the roles extension of a leaf; undefined when absent. */
 export function decodeRoles(cert: X509Certificate): string[] | undefined {
-  const ext = cert.getExtension(ROLES_EXTENSION_OID);
-  if (!ext) return undefined;
-  const parsed = asn1js.fromBER(ext.value);
+  return rolesOf(cert.getExtension(ROLES_EXTENSION_OID)?.value);
+}
+
+function rolesOf(value: ArrayBuffer | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const parsed = asn1js.fromBER(value);
   if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) throw new Error('roles extension is not a SEQUENCE');
   return parsed.result.valueBlock.value.map((v) => (v as asn1js.Utf8String).valueBlock.value);
-}
-
-/** Why a leaf may not have this key type (what the agent generates, plus P-384, are accepted); undefined when it may. */
-export function leafKeyRefusal(publicKey: CryptoKey): string | undefined {
-  const alg = publicKey.algorithm as RsaHashedKeyAlgorithm & EcKeyAlgorithm;
-  if (alg.name === 'ECDSA' && (alg.namedCurve === 'P-256' || alg.namedCurve === 'P-384')) return undefined;
-  if ((alg.name === 'RSASSA-PKCS1-v1_5' || alg.name === 'RSA-PSS') && alg.modulusLength >= 2048) return undefined;
-  return `key type ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}${alg.modulusLength ? ` ${alg.modulusLength}` : ''} is not accepted (ECDSA P-256/P-384 or RSA >= 2048)`;
-}
-
-function checkKey(publicKey: CryptoKey): void {
-  const refusal = leafKeyRefusal(publicKey);
-  if (refusal !== undefined) throw new ProblemError('csr_invalid', 400, `CSR ${refusal}`);
 }
 
 /**
@@ -194,48 +193,35 @@ export interface LeafRequest {
  * (proof of possession) verifies; subject, SANs and extensions come from the proven identity, never
  * from the request (an allowlist, as csi-driver-spiffe's approver does).
  */
-export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Promise<X509Certificate> {
-  let csr: Pkcs10CertificateRequest;
-  try {
-    csr = new Pkcs10CertificateRequest(req.csrPem);
-  } catch (err) {
-    throw new ProblemError('csr_invalid', 400, 'csr is not a PKCS#10 certificate request', { cause: err });
-  }
-  let publicKey: CryptoKey;
-  try {
-    if (!(await csr.verify())) throw new Error('signature mismatch');
-    publicKey = await csr.publicKey.export();
-  } catch (err) {
-    throw new ProblemError('csr_invalid', 400, 'csr signature does not verify (proof of key possession failed)', { cause: err });
-  }
-  checkKey(publicKey);
-  return issueLeafForKey(ca, publicKey, req);
+export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Promise<IssuedLeaf> {
+  return signWorkloadLeaf(ca, verifiedCsrKey(req.csrPem), req);
 }
 
 /**
- * The one workload leaf builder, for a public key whose possession the caller has proven (a verified
- * CSR for a join, a verified PodCertificateRequest for the podCertificate signer).
+ * The same leaf for a public key whose possession the caller has proven another way (a verified
+ * PodCertificateRequest, for the podCertificate signer).
  */
-export async function issueLeafForKey(ca: CertificateAuthority, publicKey: CryptoKey, req: Omit<LeafRequest, 'csrPem'>): Promise<X509Certificate> {
-  checkKey(publicKey);
-  const isRsa = (publicKey.algorithm as Algorithm).name !== 'ECDSA';
+export async function issueLeafForKey(ca: CertificateAuthority, publicKey: CryptoKey, req: Omit<LeafRequest, 'csrPem'>): Promise<IssuedLeaf> {
+  return signWorkloadLeaf(ca, leafKeyOfSpki(new Uint8Array(await subtle.exportKey('spki', publicKey))), req);
+}
+
+/** The one workload leaf builder: every field but the key comes from the proven identity. */
+function signWorkloadLeaf(ca: CertificateAuthority, key: LeafKey, req: Omit<LeafRequest, 'csrPem'>): IssuedLeaf {
   const spiffeId = workloadSpiffeId(req);
-  return signCert(ca, {
-    subject: [{ CN: [req.hostId] }, { O: [req.trustDomain] }, ...req.roles.map((r) => ({ OU: [r] }))],
-    now: req.now,
-    lifetimeMs: req.ttlMs,
-    publicKey,
-    extensions: [
-      new BasicConstraintsExtension(false, undefined, true),
-      // RSA keys also need keyEncipherment for TLS 1.2 RSA key exchange.
-      new KeyUsagesExtension(KeyUsageFlags.digitalSignature | (isRsa ? KeyUsageFlags.keyEncipherment : 0), true),
-      new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth], false),
-      new SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }], false),
-      await SubjectKeyIdentifierExtension.create(publicKey),
-      ca.authorityKeyIdentifier,
-      new Extension(ROLES_EXTENSION_OID, false, encodeRoles(req.roles)),
-      new Extension(JOIN_BINDING_EXTENSION_OID, false, encodeJoinBinding(req.binding)),
-    ],
+  return signLeaf(ca, {
+    serialSeed: randomSerialSeed(),
+    notBefore: new Date(req.now - BACKDATE_MS),
+    notAfter: new Date(req.now + req.ttlMs),
+    commonName: req.hostId,
+    organization: req.trustDomain,
+    organizationalUnits: req.roles,
+    spki: key.spki,
+    subjectPublicKey: key.subjectPublicKey,
+    // RSA keys also need keyEncipherment for TLS 1.2 RSA key exchange.
+    keyEncipherment: key.key.asymmetricKeyType !== 'ec',
+    spiffeId,
+    rolesValue: encodeRoles(req.roles),
+    bindingValue: encodeJoinBinding(req.binding),
   });
 }
 

@@ -55,7 +55,8 @@ export interface ResolvedAuthConfig {
   inventoryCheckPods: boolean;
   /** Live inventory records one ServiceAccount may hold. */
   maxAgentsPerServiceAccount: number;
-  joinRate: { perSource: number; global: number };
+  /** Joins per second per source address and in all (0: measured at start, see measureJoinCapacity). */
+  joinRate: { perSource: number; global: number; burstMs: number; renewalReserve: number; retryAfterSpreadMs: number };
   maxConcurrentReviews: number;
   storage: StorageConfig;
   /** The Kubernetes API; with neither --kubeconfig nor a pod to run in, there is none and in_cluster tokens are refused. */
@@ -121,7 +122,9 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
   const perSource = v.joinRatePerSource as number;
   const global = v.joinRateGlobal as number;
   if (!(perSource > 0)) throw new ConfigError('joinRatePerSource', '--join-rate-per-source must be positive');
-  if (!(global > 0)) throw new ConfigError('joinRateGlobal', '--join-rate-global must be positive');
+  if (!(global >= 0)) throw new ConfigError('joinRateGlobal', '--join-rate-global must be positive, or 0 to measure it at start');
+  const renewalReserve = v.renewalReserve as number;
+  if (!(renewalReserve >= 0 && renewalReserve <= 1)) throw new ConfigError('renewalReserve', '--renewal-reserve must be between 0 and 1');
   const maxAgentsPerServiceAccount = v.maxAgentsPerServiceAccount as number;
   if (maxAgentsPerServiceAccount < 1) throw new ConfigError('maxAgentsPerServiceAccount', '--max-agents-per-service-account must be at least 1');
   const maxConcurrentReviews = v.maxConcurrentReviews as number;
@@ -148,7 +151,7 @@ export function resolveAuthConfig(sources: OptionSources): ResolvedAuthConfig {
     inventoryGraceMs: v.inventoryGrace as number,
     inventoryCheckPods: v.inventoryCheckPods as boolean,
     maxAgentsPerServiceAccount,
-    joinRate: { perSource, global },
+    joinRate: { perSource, global, burstMs: v.joinBurst as number, renewalReserve, retryAfterSpreadMs: v.retryAfterSpread as number },
     maxConcurrentReviews,
     storage,
     kube: {

@@ -18,7 +18,7 @@ import { handleAdmin } from './admin-api.ts';
 import { isAdminCertificate } from './admin-identity.ts';
 import { readPresentedLeaf, type PresentedLeaf } from './ca.ts';
 import type { CaKeeper, CaMaterial } from './ca-keeper.ts';
-import type { JoinRateLimiter } from './rate-limit.ts';
+import { joinKindOf, type JoinRateLimiter } from './rate-limit.ts';
 import { createReadiness, storageReadiness, type ReadinessCheck } from './readiness.ts';
 import { firstIssueText, userIssueMessages } from '../common/document-errors.ts';
 
@@ -65,6 +65,18 @@ function presentedLeafOf(socket: TLSSocket, trustDomain: string): PresentedLeaf 
 }
 
 /**
+ * The validity of the certificate a renewing agent presents, as TLS verified it (for admission: no
+ * certificate parse of our own before a request is admitted); undefined for none.
+ */
+function presentedValidity(socket: TLSSocket): { notBefore: number; notAfter: number } | undefined {
+  if (!socket.authorized) return undefined;
+  const peer = socket.getPeerCertificate();
+  const notBefore = Date.parse(peer?.valid_from ?? '');
+  const notAfter = Date.parse(peer?.valid_to ?? '');
+  return Number.isNaN(notBefore) || Number.isNaN(notAfter) ? undefined : { notBefore, notAfter };
+}
+
+/**
  * The auth service's HTTPS endpoints: POST /v1/join, GET /v1/ca, /healthz, /readyz (/metrics is on a
  * plain-HTTP listener of its own, see startMetricsServer). Every
  * refusal is problem+json with a stable code; every join decision is one audit log line.
@@ -76,7 +88,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   /** Rate limit and parse, then decideJoin; a refusal before decideJoin has an audit of its own. */
   async function decide(req: IncomingMessage): Promise<JoinDecision> {
     try {
-      const admission = options.rateLimiter.admit(req.socket.remoteAddress ?? 'unknown');
+      const admission = options.rateLimiter.admit(req.socket.remoteAddress ?? 'unknown', joinKindOf(presentedValidity(req.socket as TLSSocket), options.join.now()));
       if (!admission.ok) {
         throw new ProblemError('rate_limited', 429, 'too many joins; retry after the time in Retry-After', { retryAfterSeconds: Math.max(1, Math.ceil(admission.retryAfterMs / 1000)) });
       }

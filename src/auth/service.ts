@@ -14,6 +14,7 @@ import { stateDirError } from './errors.ts';
 import { isRecordLive } from './inventory.ts';
 import { apiPodLookup, gonePodSweeper } from './pods-gone.ts';
 import { createJoinRateLimiter } from './rate-limit.ts';
+import { ADMITTED_SHARE_OF_CAPACITY, measureJoinCapacity } from './capacity.ts';
 import { tokenReviewReadiness } from './readiness.ts';
 import { limitConcurrency } from './validators/limit.ts';
 import type { ResolvedAuthConfig } from './config.ts';
@@ -49,11 +50,13 @@ export interface AuthService {
 export interface AuthDeps {
   logger: Logger;
   now: () => number;
-  /** Uniform in [0, 1): the jitter of podCertificate refresh times (default Math.random). */
+  /** Uniform in [0, 1): the Retry-After spread and the jitter of podCertificate refresh times (default Math.random). */
   random?: () => number;
   /** Extra or replacement validators by kubernetes type (in_cluster, oidc). */
   validators?: ValidatorSet;
   processMetrics?: boolean;
+  /** The start-up self-benchmark behind --join-rate-global 0 (default measureJoinCapacity). */
+  measureCapacity?: () => Promise<{ leafCpuMs: number; joinsPerSecond: number }>;
 }
 
 /** The Kubernetes API connection (TokenReviews, kubernetes storage): --kubeconfig, else the pod's own config, else none. */
@@ -127,6 +130,18 @@ async function validatorsFor(config: ResolvedAuthConfig, deps: AuthDeps, kube: K
   return { ...validators, ...deps.validators };
 }
 
+/** --join-rate-global, or with 0 a share of the capacity measured now; logged either way. */
+async function globalJoinRate(config: ResolvedAuthConfig, deps: AuthDeps): Promise<number> {
+  if (config.joinRate.global > 0) {
+    deps.logger.info('join admission', { joinsPerSecond: config.joinRate.global, source: '--join-rate-global' });
+    return config.joinRate.global;
+  }
+  const measured = await (deps.measureCapacity ?? measureJoinCapacity)();
+  const rate = Math.max(1, Math.round(ADMITTED_SHARE_OF_CAPACITY * measured.joinsPerSecond));
+  deps.logger.info('join admission', { joinsPerSecond: rate, source: 'measured', capacityPerSecond: Math.round(measured.joinsPerSecond), leafCpuMs: Math.round(measured.leafCpuMs * 1000) / 1000 });
+  return rate;
+}
+
 const INVENTORY_SWEEP_MS = 60_000;
 /** Besides every bundle change, the bundle is published this often: namespaces created since get it. */
 const BUNDLE_REPUBLISH_MS = 60_000;
@@ -190,6 +205,7 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
     await loadOrCreateCa(storage, { clusterName: config.clusterName, kek, now: deps.now(), logger: deps.logger, where });
     const caKeeper = await startCaKeeper({ storage, kek, clusterName: config.clusterName, sans: config.sans, maxCertTtlMs: config.maxCertTtlMs, syncIntervalMs: config.caSyncIntervalMs, stateDir: config.stateDir, now: deps.now, logger: deps.logger });
     keeper = caKeeper;
+    const globalRate = await globalJoinRate(config, deps);
     const metrics = createAuthMetrics({ processMetrics: deps.processMetrics ?? true, storage, caStatus: () => caKeeper.status(), now: deps.now, logger: deps.logger });
     kube = kubeClientFor(config, connection, deps.logger);
     const validators = await validatorsFor(config, deps, kube);
@@ -202,8 +218,11 @@ export async function startAuthService(config: ResolvedAuthConfig, deps: AuthDep
       join: { storage, validators, authority: () => caKeeper.material(), clusterName: config.clusterName, certTtlMs: config.certTtlMs, maxCertTtlMs: config.maxCertTtlMs, now: deps.now, inventory: { graceMs: config.inventoryGraceMs, maxPerServiceAccount: config.maxAgentsPerServiceAccount } },
       rateLimiter: createJoinRateLimiter({
         perSource: { perSecond: config.joinRate.perSource, burst: 2 * config.joinRate.perSource },
-        global: { perSecond: config.joinRate.global, burst: 2 * config.joinRate.global },
+        global: { perSecond: globalRate, burst: Math.max(1, (globalRate * config.joinRate.burstMs) / 1000) },
+        renewalReserve: config.joinRate.renewalReserve,
+        retryAfterSpreadMs: config.joinRate.retryAfterSpreadMs,
         now: deps.now,
+        random: deps.random ?? Math.random,
       }),
       readiness: kube ? [tokenReviewReadiness(kube, config.clusterName)] : [],
     });

@@ -26,6 +26,10 @@ export const RUNTIME_FLAGS: readonly RuntimeFlagsRow[] = [
   // ms per renewal, which the interpreter does as well. Measured over 300 fast renewals: idle 92 -> 82
   // MB, growth over the second half 15 -> 0.4 MB, no slower renewals.
   { command: 'agent', exceptWith: ['--once', ...HELP], flags: ['--max-semi-space-size=1', '--max-old-space-size=48', '--jitless'] },
+  // A join allocates short-lived buffers (TLS, DER, JSON) at hundreds per second; a 4 MB semi-space keeps
+  // them in the young generation without letting it grow: RSS after 10,000 joins 163-191 MB against 243
+  // MB without it (bench/RESULTS.md, issue 13).
+  { command: 'auth', exceptWith: HELP, flags: ['--max-semi-space-size=4'] },
 ];
 
 /** `off`: run without the table's flags (to measure them, or to set every flag by hand). Set to `applied` by the re-exec itself. */

@@ -47,10 +47,15 @@ export function tempSibling(path: string): string {
  * fsync of the directory. A failure leaves the previous file as it was.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  await makeDirs(dirname(path));
   const tmp = tempSibling(path);
   try {
-    const handle = await open(tmp, 'wx', mode);
+    // The directory nearly always exists (the auth writes an inventory record per join): make it only
+    // when the open says it is missing, rather than a mkdir and a stat before every write.
+    const handle = await open(tmp, 'wx', mode).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      await makeDirs(dirname(path));
+      return open(tmp, 'wx', mode);
+    });
     try {
       await handle.writeFile(data);
       await handle.chmod(mode);

@@ -214,7 +214,8 @@ describe('auth service limits and CA key encryption', function () {
   });
 
   it('answers 429 rate_limited with Retry-After past the per-source rate', async () => {
-    const auth = await startAuthProcess(dir, { clusterName: 'limits', args: ['--join-rate-per-source', '0.5'] });
+    // No spread: Retry-After is then exactly the wait for the source's next token (1 / 0.5 per second).
+    const auth = await startAuthProcess(dir, { clusterName: 'limits', args: ['--join-rate-per-source', '0.5', '--retry-after-spread', '0s'] });
     stops.push(auth.stop);
     const ca = await readFile(auth.caFile, 'utf8');
     const post = () => got.post(`https://${auth.addr}/v1/join`, { body: '{}', headers: { 'content-type': 'application/json' }, throwHttpErrors: false, https: { certificateAuthority: ca } });

@@ -127,7 +127,7 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
     let stamp: string;
     try {
       const s = await stat(path);
-      stamp = `${s.ino}:${s.size}:${s.mtimeMs}`;
+      stamp = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
     } catch (err) {
       parsed.delete(name);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -206,6 +206,7 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
     getToken: readToken,
     async putToken(token, { overwrite }) {
       if (!overwrite && (await readOptional(tokenPath(token.metadata.name))) !== undefined) throw new TokenExistsError(token.metadata.name);
+      parsed.delete(token.metadata.name);
       await writing(`token ${token.metadata.name}`, () => writeFileAtomic(tokenPath(token.metadata.name), formatProvisionToken(token), 0o600));
     },
     async listTokens() {
@@ -215,6 +216,7 @@ export async function openFileStorage(dir: string, options: { serve: boolean; no
     },
     async deleteToken(name) {
       if (!isValidTokenName(name)) throw new TokenNotFoundError(name);
+      parsed.delete(name);
       try {
         await unlink(tokenPath(name));
       } catch (err) {

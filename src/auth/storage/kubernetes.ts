@@ -240,6 +240,12 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
     data: { [TOKEN_KEY]: b64(formatProvisionToken(token)) },
   });
 
+  // Parsed tokens by Secret name, valid while the Secret holds the same name and bytes: every join reads
+  // its token, and the YAML parse costs far more than comparing the text. A write by any replica changes
+  // the bytes the next read sees, so it is never served stale; this replica's own writes drop the entry.
+  const parsedTokens = new Map<string, { name: string; data: string; token: ProvisionToken }>();
+  const MAX_PARSED_TOKENS = 10_000;
+
   /** The token a Secret holds; undefined when the Secret belongs to another name (a hash collision). */
   function tokenOf(secret: Secret, expected?: string): ProvisionToken | undefined {
     const name = secret.metadata.annotations?.[TOKEN_NAME_ANNOTATION];
@@ -247,6 +253,8 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
     const where = `Secret ${namespace}/${secret.metadata.name}`;
     const data = secret.data?.[TOKEN_KEY];
     if (name === undefined || data === undefined) throw new StorageError(`stored token ${where} is corrupt: it lacks the ${name === undefined ? `annotation ${TOKEN_NAME_ANNOTATION}` : `key ${TOKEN_KEY}`}`);
+    const cached = parsedTokens.get(secret.metadata.name);
+    if (cached !== undefined && cached.name === name && cached.data === data) return cached.token;
     let token: ProvisionToken;
     try {
       token = parseProvisionToken(unb64(data), now());
@@ -254,6 +262,8 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
       throw new StorageError(`stored token ${where} is corrupt: ${(err as Error).message}`, err);
     }
     if (token.metadata.name !== name) throw new StorageError(`stored token ${where} is corrupt: it holds token "${token.metadata.name}" but is annotated "${name}"`);
+    if (parsedTokens.size >= MAX_PARSED_TOKENS) parsedTokens.clear();
+    parsedTokens.set(secret.metadata.name, { name, data, token });
     return token;
   }
 
@@ -329,12 +339,15 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
 
     async getToken(name) {
       if (!isValidTokenName(name)) return undefined;
-      const secret = await getObject<Secret>('secrets', tokenObjectName(name));
+      const objectName = tokenObjectName(name);
+      const secret = await getObject<Secret>('secrets', objectName);
+      if (secret === undefined) parsedTokens.delete(objectName);
       return secret === undefined ? undefined : tokenOf(secret, name);
     },
     async putToken(token, { overwrite }) {
       const name = token.metadata.name;
       const objectName = tokenObjectName(name);
+      parsedTokens.delete(objectName);
       if (!overwrite) {
         try {
           await call('create', 'secrets', 'POST', base.secrets, { body: tokenSecret(token), handled: [409] });
@@ -357,6 +370,7 @@ export async function openKubernetesStorage(options: KubernetesStorageOptions): 
     async deleteToken(name) {
       if (!isValidTokenName(name)) throw new TokenNotFoundError(name);
       const objectName = tokenObjectName(name);
+      parsedTokens.delete(objectName);
       const secret = await getObject<Secret>('secrets', objectName);
       if (secret === undefined || secret.metadata.annotations?.[TOKEN_NAME_ANNOTATION] !== name) throw new TokenNotFoundError(name);
       try {

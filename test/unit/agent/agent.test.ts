@@ -146,8 +146,8 @@ describe('agent loop (fake timers)', () => {
       assert.equal(s.requests.length, i, 'no retry before the delay');
       await clock.tickAsync(1);
     }
-    // 100 + (1000 - 100) * 0.5, 100 + (2000 - 100) * 0.5, then Retry-After 5 s over the 2050 ms draw.
-    assert.deepEqual(delays, [550, 1050, 5000]);
+    // 100 + (1000 - 100) * 0.5, 100 + (2000 - 100) * 0.5, then Retry-After 5 s (+ 0.5 of its second) over the 2050 ms draw.
+    assert.deepEqual(delays, [550, 1050, 5500]);
     await written.next();
     assert.equal(new Set(s.requests.map((r) => r.csr)).size, 1, 'the retries of one renewal reuse its key and CSR');
     assert.equal(agent.status().consecutiveFailures, 0);

@@ -33,8 +33,15 @@ describe('retry policy: one table, one decision', () => {
 
   it('waits the jittered back-off after a retry, at least Retry-After, and the cap after a final error', () => {
     assert.deepEqual(planRetry(new AuthUnavailableError('down'), ctx), { step: 'retry', retry: true, delayMs: 550 });
-    assert.deepEqual(planRetry(new JoinRejectedError('rate_limited', 429, 'x', 5000), ctx), { step: 'retry', retry: true, delayMs: 5000 });
+    // Retry-After 5 s, plus the draw (0.5) within its second.
+    assert.deepEqual(planRetry(new JoinRejectedError('rate_limited', 429, 'x', 5000), ctx), { step: 'retry', retry: true, delayMs: 5500 });
     assert.deepEqual(planRetry(new JoinRejectedError('token_expired', 401, 'x'), ctx), { step: 'final', retry: true, delayMs: 120_000 });
+  });
+
+  it('spreads agents told the same Retry-After over its second, and never waits past the cap', () => {
+    const told = new JoinRejectedError('rate_limited', 429, 'x', 3000);
+    assert.deepEqual([0, 0.25, 0.999].map((rand) => planRetry(told, { ...ctx, rand }).delayMs), [3000, 3250, 3999]);
+    assert.equal(planRetry(new JoinRejectedError('rate_limited', 429, 'x', 600_000), ctx).delayMs, 120_000);
   });
 
   it('with --once: gives up on a final error, and on a retry that would start past the deadline', () => {

@@ -5,6 +5,9 @@ import { ProblemError } from '../../../src/auth/errors.ts';
 import { createCsrPem, generateKey } from '../../../src/agent/keys.ts';
 import { testCa } from '../../support/pki.ts';
 
+/** The leaf as @peculiar/x509 parses it, for the assertions. */
+const issued = async (ca: CertificateAuthority, req: Parameters<typeof issueLeaf>[1]) => new X509Certificate((await issueLeaf(ca, req)).der);
+
 const base = { hostId: 'app-7d9f8', binding: { podUid: 'uid-1', tokenName: 'kube-token' }, namespace: 'teleport-agent', serviceAccount: 'teleport-app-service', roles: ['App', 'Db'], trustDomain: 'demo-cluster', ttlMs: 3_600_000 };
 
 describe('issueLeaf', () => {
@@ -15,7 +18,7 @@ describe('issueLeaf', () => {
 
   it('sets subject, SPIFFE SAN, roles, key usages and validity from the proven identity', async () => {
     const now = Date.now();
-    const leaf = await issueLeaf(ca, { ...base, csrPem: await createCsrPem(await generateKey('ecdsa-p256'), 'ignored'), now });
+    const leaf = await issued(ca, { ...base, csrPem: await createCsrPem(await generateKey('ecdsa-p256'), 'ignored'), now });
     assert.equal(leaf.subject, 'CN=app-7d9f8, O=demo-cluster, OU=App, OU=Db');
     const san = leaf.getExtension(SubjectAlternativeNameExtension);
     assert.deepEqual(san?.names.toJSON(), [{ type: 'url', value: 'spiffe://demo-cluster/ns/teleport-agent/sa/teleport-app-service' }]);
@@ -37,13 +40,13 @@ describe('issueLeaf', () => {
       signingAlgorithm: material.signingAlgorithm,
       extensions: [new SubjectAlternativeNameExtension([{ type: 'dns', value: 'kubernetes.default' }])],
     });
-    const leaf = await issueLeaf(ca, { ...base, csrPem: csr.toString('pem'), now: Date.now() });
+    const leaf = await issued(ca, { ...base, csrPem: csr.toString('pem'), now: Date.now() });
     assert.equal(leaf.subject, 'CN=app-7d9f8, O=demo-cluster, OU=App, OU=Db');
     assert.ok(!JSON.stringify(leaf.getExtension(SubjectAlternativeNameExtension)?.names.toJSON()).includes('kubernetes.default'));
   });
 
   it('adds keyEncipherment for RSA keys (TLS 1.2 RSA key exchange)', async () => {
-    const leaf = await issueLeaf(ca, { ...base, csrPem: await createCsrPem(await generateKey('rsa-2048'), 'x'), now: Date.now() });
+    const leaf = await issued(ca, { ...base, csrPem: await createCsrPem(await generateKey('rsa-2048'), 'x'), now: Date.now() });
     assert.equal(leaf.getExtension(KeyUsagesExtension)?.usages, KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment);
   });
 
@@ -65,7 +68,7 @@ describe('issueLeaf', () => {
   });
 
   it('makes leaves that two workloads can use for mutual TLS (serverAuth + clientAuth)', async () => {
-    const leaf = await issueLeaf(ca, { ...base, csrPem: await createCsrPem(await generateKey('ecdsa-p256'), 'x'), now: Date.now() });
+    const leaf = await issued(ca, { ...base, csrPem: await createCsrPem(await generateKey('ecdsa-p256'), 'x'), now: Date.now() });
     const node = new (await import('node:crypto')).X509Certificate(leaf.toString('pem'));
     assert.equal(node.checkIssued(new (await import('node:crypto')).X509Certificate(ca.certPem)), true);
     assert.ok(new X509Certificate(leaf.rawData).getExtension(ExtendedKeyUsageExtension)?.usages.includes('1.3.6.1.5.5.7.3.2'));

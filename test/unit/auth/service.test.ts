@@ -6,7 +6,8 @@ import got from 'got';
 import { resolveAuthConfig } from '../../../src/auth/config.ts';
 import { ConfigError } from '../../../src/common/errors.ts';
 import { startAuthService, type AuthService } from '../../../src/auth/service.ts';
-import { silentLogger } from '../../../src/common/logger.ts';
+import { createLogger, silentLogger } from '../../../src/common/logger.ts';
+import { PassThrough } from 'node:stream';
 import { tokenYaml } from '../../support/kube-join.ts';
 
 /** The auth service in this process on loopback, with file storage in a fresh directory. */
@@ -120,5 +121,58 @@ describe('auth service: /metrics on a plain-HTTP listener of its own (--metrics-
     } finally {
       await off.close();
     }
+  });
+});
+
+describe('auth service: the default global join rate comes from the capacity measured at start', () => {
+  let dir: string;
+  let service: AuthService | undefined;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kj-admission-'));
+  });
+  afterEach(async () => {
+    await service?.close();
+    service = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Starts the service with `flags`, a stubbed self-benchmark, and its log lines collected. */
+  async function start(flags: Record<string, unknown>, capacity: number) {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new PassThrough();
+    destination.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)));
+    const measured: number[] = [];
+    const config = resolveAuthConfig({ flags: { stateDir: join(dir, 'state'), listen: '127.0.0.1:0', metricsAddr: 'off', clusterName: 'unit', retryAfterSpread: '0s', ...flags }, env: {} });
+    // A clock that stands still: the admission bucket never refills during the test, however slow the machine.
+    const t0 = Date.now();
+    service = await startAuthService(config, {
+      logger: createLogger({ level: 'info', component: 'auth', destination }),
+      now: () => t0,
+      processMetrics: false,
+      measureCapacity: async () => {
+        measured.push(capacity);
+        return { leafCpuMs: 1000 / (2 * capacity), joinsPerSecond: capacity };
+      },
+    });
+    const post = () => got.post(`https://127.0.0.1:${(service as AuthService).address.port}/v1/join`, { body: '{}', headers: { 'content-type': 'application/json' }, throwHttpErrors: false, retry: { limit: 0 }, https: { certificateAuthority: (service as AuthService).ca.certPem } });
+    return { lines, measured, post };
+  }
+
+  it('admits 80 % of the measured capacity, and says so in the log', async () => {
+    // Capacity 1.25/s: 1 join per second, a bucket of 2 s (2 joins); admitted requests are then refused as malformed (400).
+    const { lines, measured, post } = await start({}, 1.25);
+    assert.deepEqual(measured, [1.25]);
+    const admission = lines.find((l) => l.msg === 'join admission');
+    assert.deepEqual({ joinsPerSecond: admission?.joinsPerSecond, source: admission?.source, capacityPerSecond: admission?.capacityPerSecond }, { joinsPerSecond: 1, source: 'measured', capacityPerSecond: 1 });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await post()).statusCode);
+    assert.deepEqual(statuses, [400, 400, 429]);
+  });
+
+  it('takes --join-rate-global as given, without measuring', async () => {
+    const { lines, measured } = await start({ joinRateGlobal: 7 }, 1000);
+    assert.deepEqual(measured, []);
+    const admission = lines.find((l) => l.msg === 'join admission');
+    assert.deepEqual({ joinsPerSecond: admission?.joinsPerSecond, source: admission?.source }, { joinsPerSecond: 7, source: '--join-rate-global' });
   });
 });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { StorageError } from '../../../src/auth/errors.ts';
 import { openFileStorage } from '../../../src/auth/storage/file.ts';
 import { PROBE_SECRET, openKubernetesStorage } from '../../../src/auth/storage/kubernetes.ts';
-import { KubeApiError, type KubeClient, type KubeRequestOptions } from '../../../src/kube/index.ts';
+import { KubeApiError } from '../../../src/kube/index.ts';
+import { fakeKubeClient, type FakeCall } from '../../support/fake-kube-client.ts';
 
 describe('storage write probes (readiness)', () => {
   describe('file', () => {
@@ -30,29 +31,12 @@ describe('storage write probes (readiness)', () => {
   });
 
   describe('kubernetes', () => {
-    type Call = { method: string; path: string; options: KubeRequestOptions | undefined };
-    function fakeClient(answer: (call: Call) => Promise<unknown>): KubeClient & { calls: Call[] } {
-      const calls: Call[] = [];
-      return {
-        server: 'https://kube.test:6443',
-        source: 'test',
-        calls,
-        request: <T>(method: string, path: string, options?: KubeRequestOptions) => {
-          const call = { method, path, options };
-          calls.push(call);
-          return answer(call) as Promise<T>;
-        },
-        tokenReview: () => Promise.reject(new Error('not used')),
-        close: () => undefined,
-      };
-    }
-
     it('creates a Secret as a server-side dry run (dryRun=All): checks RBAC and admission, stores nothing', async () => {
-      const client = fakeClient(() => Promise.resolve({}));
+      const client = fakeKubeClient(() => Promise.resolve({}));
       const storage = await openKubernetesStorage({ client, namespace: 'kube-join', now: () => Date.now() });
       await storage.probeWrite();
       assert.equal(client.calls.length, 1);
-      const [call] = client.calls as [Call];
+      const [call] = client.calls as [FakeCall];
       assert.equal(call.method, 'POST');
       assert.equal(call.path, '/api/v1/namespaces/kube-join/secrets');
       assert.deepEqual(call.options?.query, { dryRun: 'All' });
@@ -60,14 +44,14 @@ describe('storage write probes (readiness)', () => {
     });
 
     it('counts 409 AlreadyExists as writable (creating was authorized)', async () => {
-      const client = fakeClient(() => Promise.reject(new KubeApiError('POST', '/api/v1/namespaces/kube-join/secrets', 409, 'AlreadyExists', 'secrets "kube-join-readiness-probe" already exists')));
+      const client = fakeKubeClient(() => Promise.reject(new KubeApiError('POST', '/api/v1/namespaces/kube-join/secrets', 409, 'AlreadyExists', 'secrets "kube-join-readiness-probe" already exists')));
       const storage = await openKubernetesStorage({ client, namespace: 'kube-join', now: () => Date.now() });
       await storage.probeWrite();
     });
 
     it('fails with a StorageError naming the missing permission when the ServiceAccount may not create Secrets', async () => {
       const apiMessage = 'secrets is forbidden: User "system:serviceaccount:kube-join:auth" cannot create resource "secrets" in API group "" in the namespace "kube-join"';
-      const client = fakeClient(() => Promise.reject(new KubeApiError('POST', '/api/v1/namespaces/kube-join/secrets', 403, 'Forbidden', apiMessage)));
+      const client = fakeKubeClient(() => Promise.reject(new KubeApiError('POST', '/api/v1/namespaces/kube-join/secrets', 403, 'Forbidden', apiMessage)));
       const storage = await openKubernetesStorage({ client, namespace: 'kube-join', now: () => Date.now() });
       await assert.rejects(storage.probeWrite(), (err: unknown) => {
         assert.ok(err instanceof StorageError);

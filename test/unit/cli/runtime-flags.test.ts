@@ -5,12 +5,14 @@ const AGENT_FLAGS = RUNTIME_FLAGS.find((r) => r.command === 'agent')?.flags ?? [
 const none = { execArgv: [], nodeOptions: undefined };
 
 describe('runtime flags: the V8 flags each command runs with', () => {
-  it('gives the long-running agent its heap bounds, and nothing to one-shot runs or other commands', () => {
+  it('gives the long-running agent and auth service their heap bounds, and nothing to one-shot runs or other commands', () => {
     assert.ok(AGENT_FLAGS.some((f) => f.startsWith('--max-semi-space-size=')));
     assert.deepEqual(runtimeFlagsFor(['agent', '--auth-addr', 'a:1'], none), AGENT_FLAGS);
     assert.deepEqual(runtimeFlagsFor(['agent', '--auth-addr', 'a:1', '--once'], none), []);
     assert.deepEqual(runtimeFlagsFor(['agent', '--help'], none), []);
     assert.deepEqual(runtimeFlagsFor(['token', 'ls'], none), []);
+    assert.deepEqual(runtimeFlagsFor(['auth', '--state-dir', 's'], none), ['--max-semi-space-size=4'], 'the auth service bounds its young generation');
+    assert.deepEqual(runtimeFlagsFor(['auth', '--help'], none), []);
     assert.deepEqual(runtimeFlagsFor([], none), []);
   });
 

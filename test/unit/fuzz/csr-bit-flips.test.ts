@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { issueLeaf, type CertificateAuthority } from '../../../src/auth/ca.ts';
 import { ProblemError } from '../../../src/auth/errors.ts';
 import { createCsrPem, generateKey, type KeyAlgorithm } from '../../../src/agent/keys.ts';
-import { PemConverter, Pkcs10CertificateRequest } from '../../../src/common/x509.ts';
+import { PemConverter, Pkcs10CertificateRequest, X509Certificate } from '../../../src/common/x509.ts';
 import { bitPositions, flipBits, fuzzParameters } from '../../support/fuzz.ts';
 import { testCa } from '../../support/pki.ts';
 
@@ -27,8 +27,8 @@ describe('fuzz: CSR DER bit flips into issueLeaf', function () {
     }
   });
 
-  const issue = (csrPem: string) =>
-    issueLeaf(ca, { csrPem, hostId: 'app-1', binding: { podUid: 'uid-1', tokenName: 't' }, namespace: 'ns', serviceAccount: 'sa', roles: ['App'], trustDomain: 'fuzz-cluster', ttlMs: 3_600_000, now: Date.now() });
+  const issue = async (csrPem: string) =>
+    new X509Certificate((await issueLeaf(ca, { csrPem, hostId: 'app-1', binding: { podUid: 'uid-1', tokenName: 't' }, namespace: 'ns', serviceAccount: 'sa', roles: ['App'], trustDomain: 'fuzz-cluster', ttlMs: 3_600_000, now: Date.now() })).der);
 
   it('issues for the unflipped CSRs (ECDSA P-256 and RSA 2048)', async () => {
     for (const c of csrs) {
