@@ -5,7 +5,7 @@ export { buildInjection, AGENT_CONTAINER, VOLUMES } from './inject.ts';
 export type { InjectionDefaults, InjectionResult } from './inject.ts';
 export { admit, AdmissionReviewSchema } from './admission.ts';
 export type { AdmissionReview, AdmissionResponse, AdmissionAnswer } from './admission.ts';
-export { ANNOTATIONS, ANNOTATION_PREFIX, STATUS_INJECTED } from './annotations.ts';
+export { ANNOTATIONS, ANNOTATION_PREFIX, STATUS_INJECTED } from '../protocol/annotations.ts';
 export { InjectionDeniedError, CaBundleSyncError, InjectorCaError } from './errors.ts';
 export { startInjectorServer, MUTATE_PATH } from './server.ts';
 export type { InjectorServer } from './server.ts';

@@ -10,7 +10,7 @@ import {
   parseAppSpec,
   type AppSpec,
 } from '../protocol/index.ts';
-import { ANNOTATIONS, STATUS_INJECTED } from './annotations.ts';
+import { ANNOTATIONS, STATUS_INJECTED } from '../protocol/annotations.ts';
 import { InjectionDeniedError } from './errors.ts';
 import { pointerToken, type Container, type JsonPatchOp, type Pod, type SecurityContext, type Volume, type VolumeMount } from './pod.ts';
 

@@ -278,7 +278,7 @@ describe('chart kube-join-agent (real helm)', () => {
       name: 'kube-join-certs',
       projected: {
         sources: [
-          { podCertificate: { signerName: 'kube-join.io/workload', keyType: 'ECDSAP384', keyPath: 'tls.key', certificateChainPath: 'tls.crt', userAnnotations: { 'kube-join.io/token': seed.joinParams && (seed.joinParams as Obj).tokenName, 'kube-join.io/roles': 'App', 'kube-join.io/apps': (seed.apps as Obj[]).map((a) => `${a.name}=${a.uri}`).join(',') } } },
+          { podCertificate: { signerName: 'kube-join.io/workload', keyType: 'ECDSAP384', keyPath: 'tls.key', certificateChainPath: 'tls.crt', userAnnotations: { 'kube-join.io/token-name': seed.joinParams && (seed.joinParams as Obj).tokenName, 'kube-join.io/roles': 'App', 'kube-join.io/apps': (seed.apps as Obj[]).map((a) => `${a.name}=${a.uri}`).join(',') } } },
           { clusterTrustBundle: { signerName: 'kube-join.io/workload', labelSelector: {}, path: 'ca.crt' } },
         ],
       },

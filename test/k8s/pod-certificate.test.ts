@@ -221,7 +221,7 @@ describe('k8s: podCertificate signer (PodCertificateRequests from a node)', func
   });
 
   it('issues a v1 request (stub PKCS#10): chain verifies against the ClusterTrustBundle, SPIFFE ID, CN = pod, narrowed roles; the pod is in the inventory', async () => {
-    const annotations = { 'kube-join.io/token': 'pods', 'kube-join.io/roles': 'App', 'kube-join.io/apps': 'grafana=http://localhost:3000' };
+    const annotations = { 'kube-join.io/token-name': 'pods', 'kube-join.io/roles': 'App', 'kube-join.io/apps': 'grafana=http://localhost:3000' };
     const pod = await createPod('web', annotations);
     const pcr = await decided('v1', await createPcr('v1', pod, 'web', await stubCsr('ECDSAP256'), annotations));
     await assertIssued(pcr, pod, 'web', ['App']);
@@ -232,16 +232,16 @@ describe('k8s: podCertificate signer (PodCertificateRequests from a node)', func
   });
 
   it('issues a v1beta1 request with pkixPublicKey + proofOfPossession (an older kubelet\'s shape, which v1 does not show), every role of the token when none is asked for', async () => {
-    const annotations = { 'kube-join.io/token': 'pods' };
+    const annotations = { 'kube-join.io/token-name': 'pods' };
     const pod = await createPod('web', annotations);
     const pcr = await decided('v1beta1', await createPcr('v1beta1', pod, 'web', pkixWithProof(pod.uid), annotations));
     await assertIssued(pcr, pod, 'web', ['App', 'Db']);
   });
 
   const denials: [string, string, Record<string, string>, string, string][] = [
-    ['a ServiceAccount the token does not allow', 'other', { 'kube-join.io/token': 'pods' }, 'ServiceAccountNotAllowed', `ServiceAccount ${NS}:other is not in the allow list of provision token "pods"`],
-    ['roles the token does not grant', 'web', { 'kube-join.io/token': 'pods', 'kube-join.io/roles': 'App,Kube' }, 'RolesNotAllowed', 'provision token "pods" does not grant role Kube (it grants App, Db); narrow kube-join.io/roles'],
-    ['a token for agents', 'web', { 'kube-join.io/token': 'agents' }, 'JoinMethodMismatch', 'provision token "agents" is of type in_cluster, for agents; podCertificate requests need a token of type pod_certificate'],
+    ['a ServiceAccount the token does not allow', 'other', { 'kube-join.io/token-name': 'pods' }, 'ServiceAccountNotAllowed', `ServiceAccount ${NS}:other is not in the allow list of provision token "pods"`],
+    ['roles the token does not grant', 'web', { 'kube-join.io/token-name': 'pods', 'kube-join.io/roles': 'App,Kube' }, 'RolesNotAllowed', 'provision token "pods" does not grant role Kube (it grants App, Db); narrow kube-join.io/roles'],
+    ['a token for agents', 'web', { 'kube-join.io/token-name': 'agents' }, 'JoinMethodMismatch', 'provision token "agents" is of type in_cluster, for agents; podCertificate requests need a token of type pod_certificate'],
   ];
   for (const [what, sa, annotations, reason, message] of denials) {
     it(`denies ${what}: Denied ${reason}, with no certificate`, async () => {
@@ -253,7 +253,7 @@ describe('k8s: podCertificate signer (PodCertificateRequests from a node)', func
   }
 
   it('denies an unsupported key type (ECDSAP521) with UnsupportedKeyType, naming the supported ones', async () => {
-    const annotations = { 'kube-join.io/token': 'pods' };
+    const annotations = { 'kube-join.io/token-name': 'pods' };
     const pod = await createPod('web', annotations, 'ECDSAP521');
     const condition = conditionOf(await decided('v1', await createPcr('v1', pod, 'web', await stubCsr('ECDSAP521'), annotations)));
     assert.equal(condition.type, 'Denied');
@@ -262,7 +262,7 @@ describe('k8s: podCertificate signer (PodCertificateRequests from a node)', func
   });
 
   it('never sees a bad proof of possession: kube-apiserver refuses the request (422) in v1 and v1beta1', async () => {
-    const annotations = { 'kube-join.io/token': 'pods' };
+    const annotations = { 'kube-join.io/token-name': 'pods' };
     const pod = await createPod('web', annotations);
     const refused = async (version: 'v1' | 'v1beta1', key: KeyFields) => {
       const err = await createPcr(version, pod, 'web', key, annotations).then(() => undefined, (e: unknown) => e);
@@ -275,7 +275,7 @@ describe('k8s: podCertificate signer (PodCertificateRequests from a node)', func
   });
 
   it('denies a request whose pod was deleted before it was signed (PodNotFound); a signer started later lists and answers it', async () => {
-    const annotations = { 'kube-join.io/token': 'pods' };
+    const annotations = { 'kube-join.io/token-name': 'pods' };
     for (const r of [...replicas]) await stopReplica(r);
     const pod = await createPod('web', annotations);
     const pcr = await createPcr('v1', pod, 'web', await stubCsr('ECDSAP256'), annotations);
@@ -295,7 +295,7 @@ describe('k8s: podCertificate signer (PodCertificateRequests from a node)', func
     };
     await startReplica('a', capture('a'));
     await startReplica('b', capture('b'));
-    const annotations = { 'kube-join.io/token': 'pods' };
+    const annotations = { 'kube-join.io/token-name': 'pods' };
     const pods = await Promise.all([1, 2, 3, 4].map(() => createPod('web', annotations)));
     const pcrs = await Promise.all(pods.map(async (pod) => createPcr('v1', pod, 'web', await stubCsr('ECDSAP256'), annotations)));
     for (const [i, pcr] of pcrs.entries()) await assertIssued(await decided('v1', pcr), pods[i] as PodRef, 'web', ['App', 'Db']);
@@ -311,7 +311,7 @@ describe('k8s: podCertificate signer (PodCertificateRequests from a node)', func
 
   it('keeps answering after the watch broke (kube-apiserver restarted): it reconnects and relists', async () => {
     await cluster.rotateSigningKey();
-    const annotations = { 'kube-join.io/token': 'pods' };
+    const annotations = { 'kube-join.io/token-name': 'pods' };
     const pod = await createPod('web', annotations);
     const pcr = await decided('v1', await createPcr('v1', pod, 'web', await stubCsr('ECDSAP256'), annotations), 60_000);
     await assertIssued(pcr, pod, 'web', ['App', 'Db']);

@@ -346,7 +346,7 @@ the app sees tls.key, tls.crt and ca.crt in outDir as with the agent.
 */}}
 {{- define "kube-join-agent.podCertificateVolume" -}}
 {{- $v := .Values -}}
-{{- $annotations := dict "kube-join.io/token" $v.joinParams.tokenName -}}
+{{- $annotations := dict "kube-join.io/token-name" $v.joinParams.tokenName -}}
 {{- $roles := $v.roles -}}
 {{- if kindIs "slice" $roles }}{{ $roles = join "," $roles }}{{ end -}}
 {{- if $roles }}{{ $_ := set $annotations "kube-join.io/roles" $roles }}{{ end -}}

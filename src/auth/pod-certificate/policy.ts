@@ -2,14 +2,15 @@
 // and storage goes in, an issuance or a refusal (condition reason + message) comes out.
 import type { AppSpec } from '../../protocol/index.ts';
 import { parseAppSpec } from '../../protocol/index.ts';
+import { ANNOTATIONS } from '../../protocol/annotations.ts';
 import { renewAt } from '../../common/renewal.ts';
 import { grantRoles, isServiceAccountAllowed } from '../allow.ts';
 import { canonicalRole, isTokenExpired, KNOWN_ROLES, type ProvisionToken } from '../tokens.ts';
 
-/** userAnnotations keys the signer reads; any other key is refused, as KEP-4317 asks of signers. */
-export const TOKEN_ANNOTATION = 'kube-join.io/token';
-export const ROLES_ANNOTATION = 'kube-join.io/roles';
-export const APPS_ANNOTATION = 'kube-join.io/apps';
+/** userAnnotations keys the signer reads (the injector's names for the same things); any other key is refused, as KEP-4317 asks of signers. */
+export const TOKEN_ANNOTATION = ANNOTATIONS.tokenName;
+export const ROLES_ANNOTATION = ANNOTATIONS.roles;
+export const APPS_ANNOTATION = ANNOTATIONS.apps;
 const KNOWN_ANNOTATIONS: readonly string[] = [TOKEN_ANNOTATION, ROLES_ANNOTATION, APPS_ANNOTATION];
 
 /** The shortest and longest lifetimes kube-apiserver accepts for a podCertificate, and its refresh window margin. */

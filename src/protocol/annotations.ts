@@ -1,4 +1,5 @@
-// The pod annotations the injector reads and writes: the one list of their names.
+// The pod annotations kube-join reads and writes (the injector's on pods, the podCertificate signer's in a volume's
+// userAnnotations): the one list of their names.
 
 /** Prefix of every kube-join annotation. */
 export const ANNOTATION_PREFIX = 'kube-join.io/';
