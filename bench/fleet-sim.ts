@@ -31,7 +31,7 @@ export interface FleetParams {
   /** Time compression: 60 makes a 1 h certificate live 60 s. */
   scale: number;
   jitter: boolean;
-  /** Admission sized as at a fleet the auth can just serve: --join-rate-global = 2 x the steady rate. Off: limits lifted. */
+  /** Admission sized as at a fleet the auth can just serve: --join-rate-global 2x the steady rate (what the fleet target allows), 1/3 s burst. Off: limits lifted. */
   admission: boolean;
   out: string;
   seed?: number;
@@ -76,7 +76,7 @@ const endAt = outageStartAt + outageMs + renewIntervalMs + 3 * capMs + Math.roun
 // The steady rate is one renewal per agent per renewal interval; 2x that is what the fleet target allows.
 const steadyPerSecond = params.agents / (renewIntervalMs / 1000);
 const authArgs = params.admission
-  ? ['--join-rate-global', String(Math.round(1.5 * steadyPerSecond * 10) / 10), '--join-burst', '333ms', '--retry-after-spread', `${Math.max(1, Math.round(60_000 / params.scale))}ms`]
+  ? ['--join-rate-global', String(Math.round(2 * steadyPerSecond * 10) / 10), '--join-burst', '333ms', '--retry-after-spread', `${Math.max(1, Math.round(60_000 / params.scale))}ms`]
   : ['--join-rate-global', '1000000', '--join-rate-per-source', '1000000'];
 
 // Every join opens its own TLS connection without session resumption, as separate pods would: the

@@ -114,7 +114,7 @@ export function stormPlot(figures: readonly FleetFigures[], raw: FleetResult): s
   const tag = (f: FleetFigures) => `jitter ${f.jitter ? 'on' : 'off'}, admission ${f.admission ? 'on' : 'off'}`;
   return lineChart({
     title: `Renewal storm: ${first.agents} agents (real createAgent) vs a real auth process, time / ${first.scale}`,
-    subtitle: `cert TTL ${t.ttlMs / 1000} s, renew at 50% (± 10% with jitter), back-off cap ${t.capMs / 1000} s, auth stopped ${t.outageMs / 1000} s ("10 min"); admission: --join-rate-global 1.5x steady, burst 0.5x`,
+    subtitle: `cert TTL ${t.ttlMs / 1000} s, renew at 50% (± 10% with jitter), back-off cap ${t.capMs / 1000} s, auth stopped ${t.outageMs / 1000} s ("10 min"); admission: --join-rate-global 2x steady, burst 1/3 s`,
     xLabel: `seconds (simulated; x ${first.scale} for real time)`,
     yLabel: 'joins served (200) per second (0.5 s buckets)',
     series: figures.map((f) => ({ label: tag(f), color: colors[`${f.jitter ? 'on' : 'off'}/${f.admission ? 'on' : 'off'}`] as string, points: f.series.ok, dashed: !f.admission })),

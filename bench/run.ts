@@ -236,12 +236,15 @@ try {
         rows.push({ figure: `Fleet ${tag}: peak joins served/s after the outage (1 s buckets)`, value: `${fmt(f.peakOkRps)} /s (requests incl. 429: ${fmt(f.peakRps)} /s; echo one renewal later: ${fmt(f.echoPeakRps)} /s)`, baseline: `steady ${fmt(f.steadyOkRps, 1)} /s`, ratio: `${fmt(f.peakOkRps / f.steadyOkRps, 1)}x`, target: '<= 2x steady', result: f.peakOkRps <= 2 * f.steadyOkRps ? 'PASS' : 'FAIL' });
         rows.push({ figure: `Fleet ${tag}: p99 latency of served joins in the storm (p50)`, value: `${fmt(f.stormP99Ms)} ms (p50 ${fmt(f.stormP50Ms)} ms)`, baseline: `steady p99 ${fmt(f.steadyP99Ms)} ms`, ratio: `${fmt(f.stormP99Ms / f.steadyP99Ms, 1)}x`, target: '<= 1000 ms', result: f.stormP99Ms <= 1000 ? 'PASS' : 'FAIL' });
         rows.push({
-          figure: `Fleet ${tag}: auth stopped -> every agent valid, none retrying (restart took ${fmt(f.authStartMs)} ms; ${f.expiredAgents} certs expired; refusals ${JSON.stringify(f.rejected)})`,
-          value: f.outageRecoveryMs === undefined ? 'never (within the run)' : `${fmt(f.outageRecoveryMs)} ms (${real(f.outageRecoveryMs)})`,
+          // Recovery counts from the restart: the renewals the outage held back are a backlog of about
+          // steady x outage, which a limit of 2x steady drains in about one more outage length; the
+          // target (outage + 2 caps) is that drain plus two back-off caps. From the stop it is printed too.
+          figure: `Fleet ${tag}: auth listening again -> every agent valid, none retrying (from the stop: ${f.outageRecoveryMs === undefined ? 'never' : `${fmt(f.outageRecoveryMs)} ms`}; restart took ${fmt(f.authStartMs)} ms; ${f.expiredAgents} certs expired; refusals ${JSON.stringify(f.rejected)})`,
+          value: f.recoveryMs === undefined ? 'never (within the run)' : `${fmt(f.recoveryMs)} ms (${real(f.recoveryMs)})`,
           baseline: `outage ${fmt(f.outageMs)} ms + 2 caps ${fmt(2 * f.capMs)} ms (${real(limit)})`,
-          ratio: f.outageRecoveryMs === undefined ? 'n/a' : `${fmt(f.outageRecoveryMs / limit, 2)}x`,
+          ratio: f.recoveryMs === undefined ? 'n/a' : `${fmt(f.recoveryMs / limit, 2)}x`,
           target: '<= outage + 2 caps, 0 expired',
-          result: f.outageRecoveryMs !== undefined && f.outageRecoveryMs <= limit && f.expiredAgents === 0 ? 'PASS' : 'FAIL',
+          result: f.recoveryMs !== undefined && f.recoveryMs <= limit && f.expiredAgents === 0 ? 'PASS' : 'FAIL',
         });
       }
     }
