@@ -201,8 +201,8 @@ export async function issueLeaf(ca: CertificateAuthority, req: LeafRequest): Pro
  * The same leaf for a public key whose possession the caller has proven another way (a verified
  * PodCertificateRequest, for the podCertificate signer).
  */
-export async function issueLeafForKey(ca: CertificateAuthority, publicKey: CryptoKey, req: Omit<LeafRequest, 'csrPem'>): Promise<IssuedLeaf> {
-  return signWorkloadLeaf(ca, leafKeyOfSpki(new Uint8Array(await subtle.exportKey('spki', publicKey))), req);
+export function issueLeafForKey(ca: CertificateAuthority, spki: Uint8Array, req: Omit<LeafRequest, 'csrPem'>): IssuedLeaf {
+  return signWorkloadLeaf(ca, leafKeyOfSpki(spki), req);
 }
 
 /** The one workload leaf builder: every field but the key comes from the proven identity. */

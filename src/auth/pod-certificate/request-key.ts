@@ -4,7 +4,6 @@
 // signature never rests on an API server flag or version it cannot see.
 import { createPublicKey, verify, constants, type KeyObject } from 'node:crypto';
 import { Pkcs10CertificateRequest } from '../../common/x509.ts';
-import { subtle } from '../../common/crypto.ts';
 import type { KeyVerdict } from './policy.ts';
 
 /** The key fields of a PodCertificateRequest spec, base64 as JSON carries them. */
@@ -15,7 +14,8 @@ export interface PcrKeyFields {
   proofOfPossession?: string | undefined;
 }
 
-export type RequestKey = { verdict: { ok: true }; publicKey: CryptoKey } | { verdict: Exclude<KeyVerdict, { ok: true }> };
+/** A proven key travels as its DER SubjectPublicKeyInfo: what the certificate carries. */
+export type RequestKey = { verdict: { ok: true }; spki: Uint8Array } | { verdict: Exclude<KeyVerdict, { ok: true }> };
 
 /** The key types this signer issues to, named as the podCertificate volume's keyType names them. */
 export const SUPPORTED_KEY_TYPES = ['ECDSAP256', 'ECDSAP384', 'RSA3072', 'RSA4096'] as const;
@@ -69,9 +69,5 @@ export async function requestKey(fields: PcrKeyFields): Promise<RequestKey> {
       : verify('sha256', data, { key, dsaEncoding: 'der' }, proof);
     if (!ok) return badProof(`spec.proofOfPossession is not a signature of the pod UID ${fields.podUid} by spec.pkixPublicKey`);
   }
-  const algorithm = key.asymmetricKeyType === 'ec'
-    ? { name: 'ECDSA', namedCurve: keyType === 'ECDSAP256' ? 'P-256' : 'P-384' }
-    : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-  const publicKey = await subtle.importKey('spki', new Uint8Array(spki), algorithm, true, ['verify']);
-  return { verdict: { ok: true }, publicKey };
+  return { verdict: { ok: true }, spki: new Uint8Array(spki) };
 }

@@ -106,7 +106,7 @@ export async function startPodCertificateSigner(options: PodCertificateSignerOpt
     }
   }
 
-  async function decide(pcr: PodCertificateRequest): Promise<{ decision: PcrDecision; publicKey?: CryptoKey }> {
+  async function decide(pcr: PodCertificateRequest): Promise<{ decision: PcrDecision; spki?: Uint8Array }> {
     const { spec, metadata } = pcr;
     const key = await requestKey({ podUid: spec.podUID, ...(await keyFieldsOf(pcr)) });
     const tokenName = spec.unverifiedUserAnnotations?.[TOKEN_ANNOTATION]?.trim();
@@ -138,19 +138,19 @@ export async function startPodCertificateSigner(options: PodCertificateSignerOpt
       maxCertTtlMs: options.maxCertTtlMs,
       backdateMs: BACKDATE_MS,
     });
-    return 'publicKey' in key ? { decision, publicKey: key.publicKey } : { decision };
+    return 'spki' in key ? { decision, spki: key.spki } : { decision };
   }
 
   /** Decides and answers one request; a 409 means another replica answered first. */
   async function handle(pcr: PodCertificateRequest): Promise<void> {
     const { metadata, spec } = pcr;
-    const { decision, publicKey } = await decide(pcr);
+    const { decision, spki } = await decide(pcr);
     const now = options.now();
     const at = metaTime(now);
     let status: Record<string, unknown>;
     let issued: { notAfter: Date; roles: string[] } | undefined;
     if (decision.outcome === 'issue') {
-      const leaf = await issueLeafForKey(options.keeper.material().signing, publicKey as CryptoKey, {
+      const leaf = issueLeafForKey(options.keeper.material().signing, spki as Uint8Array, {
         hostId: spec.podName,
         binding: { podUid: spec.podUID, tokenName: decision.tokenName },
         namespace: metadata.namespace,
