@@ -10,7 +10,6 @@ import {
   KeyUsageFlags,
   KeyUsagesExtension,
   SubjectAlternativeNameExtension,
-  SubjectKeyIdentifierExtension,
   X509Certificate,
   X509CertificateGenerator,
   PemConverter,
@@ -18,7 +17,7 @@ import {
 } from '../common/x509.ts';
 import { subtle } from '../common/crypto.ts';
 import { privateKeyPem } from '../common/pem.ts';
-import { createSelfSignedCa } from '../common/self-signed-ca.ts';
+import { BACKDATE_MS, CA_KEY_ALGORITHM, CA_SIGNING, createSelfSignedCa } from '../common/self-signed-ca.ts';
 import { JOIN_BINDING_EXTENSION_OID, ROLES_EXTENSION_OID, authSpiffeIdFor, spiffeIdFor } from '../protocol/index.ts';
 import { ProblemError } from './errors.ts';
 import { leafKeyOfSpki, verifiedCsrKey, type LeafKey } from './csr.ts';
@@ -26,13 +25,10 @@ import { randomSerialSeed, signLeaf, type IssuedLeaf } from './leaf-der.ts';
 import { readLeafFields } from './leaf-read.ts';
 import { NAMESPACE_NAME, SUBDOMAIN_NAME } from './kube-names.ts';
 
-const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
-const CA_KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams;
 const CA_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
 /** The serving certificate is made anew at every start, so a year is never reached in practice. */
 const SERVING_LIFETIME_MS = 365 * 24 * 3600 * 1000;
-/** Backdating covers clock skew between the auth service and the workloads that check the certificate. */
-export const BACKDATE_MS = 60 * 1000;
+export { BACKDATE_MS };
 
 /** The CA as storage keeps it: PEM text only. */
 export interface StoredCa {
@@ -83,7 +79,7 @@ export function signCert(ca: CertificateAuthority, spec: CertSpec): Promise<X509
     notAfter: new Date(spec.now + spec.lifetimeMs),
     publicKey: spec.publicKey,
     signingKey: ca.key,
-    signingAlgorithm: SIGNING,
+    signingAlgorithm: CA_SIGNING,
     extensions: spec.extensions,
   });
 }
